@@ -1,0 +1,159 @@
+//! Typed configuration, read once per request from the Worker's vars and secrets.
+//!
+//! Raw strings never leave this module: [`Config::from_lookup`] validates every value and names the variable in its
+//! error, so a typo in `wrangler.jsonc` shows up as a clear message rather than a silent default.
+
+use std::fmt;
+
+/// Validated configuration of one Worker deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// AI Gateway names; one is picked at random per upstream attempt.
+    pub gateways: Vec<String>,
+    /// Cloudflare account id; with a gateway name it forms the AI Gateway base URL.
+    pub account_id: Option<String>,
+    /// Overrides the whole AI Gateway base (`…/v1/{account}/{gateway}`), for tests and self-hosted gateways.
+    pub gateway_base_url: Option<String>,
+    /// Consecutive 429s on one (key, model) before the key cools until the provider's daily reset.
+    pub consecutive_429_threshold: u32,
+    /// Distinct keys tried per request.
+    pub max_attempts: u32,
+    /// Seconds an isolate trusts its cached copy of a provider's keys.
+    pub key_cache_ttl_s: u32,
+    /// Milliseconds an upstream may take to send response headers.
+    pub upstream_timeout_ms: u32,
+}
+
+/// A configuration value that cannot be used, with the variable it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable's name, as written in `wrangler.jsonc`.
+    pub var: &'static str,
+    /// What is wrong with it and what would be accepted.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration variable {}: {}", self.var, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads and validates every variable through `lookup` (which returns `None` for an unset variable).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = |var: &'static str| lookup(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let gateways = text("AI_GATEWAY")
+            .unwrap_or_else(|| "one-balance".to_string())
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        if let Some(bad) = gateways.iter().find(|name| !is_slug(name)) {
+            return Err(ConfigError {
+                var: "AI_GATEWAY",
+                problem: format!("gateway name {bad:?} may hold only letters, digits, '-' and '_'"),
+            });
+        }
+        let account_id = text("CLOUDFLARE_ACCOUNT_ID");
+        if let Some(id) = &account_id {
+            if !id.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(ConfigError {
+                    var: "CLOUDFLARE_ACCOUNT_ID",
+                    problem: "must be the 32 hex digits shown in the Cloudflare dashboard".to_string(),
+                });
+            }
+        }
+        let gateway_base_url = text("AI_GATEWAY_BASE_URL").map(|url| url.trim_end_matches('/').to_string());
+        if let Some(url) = &gateway_base_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError {
+                    var: "AI_GATEWAY_BASE_URL",
+                    problem: format!("{url:?} must start with https:// (or http:// for a local test gateway)"),
+                });
+            }
+        }
+        Ok(Config {
+            gateways,
+            account_id,
+            gateway_base_url,
+            consecutive_429_threshold: number(text("CONSECUTIVE_429_THRESHOLD"), "CONSECUTIVE_429_THRESHOLD", 2, 1..=100)?,
+            max_attempts: number(text("MAX_ATTEMPTS"), "MAX_ATTEMPTS", 10, 1..=40)?,
+            key_cache_ttl_s: number(text("KEY_CACHE_TTL_SECONDS"), "KEY_CACHE_TTL_SECONDS", 60, 0..=3600)?,
+            upstream_timeout_ms: number(text("UPSTREAM_TIMEOUT_MS"), "UPSTREAM_TIMEOUT_MS", 60_000, 100..=600_000)?,
+        })
+    }
+}
+
+fn is_slug(name: &str) -> bool {
+    name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn number(
+    raw: Option<String>,
+    var: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.parse::<u32>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(ConfigError {
+            var,
+            problem: format!("{raw:?} is not a whole number from {} to {}", range.start(), range.end()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn unset_variables_take_the_documented_defaults() {
+        let cfg = config(&[]).expect("defaults are valid");
+        assert_eq!(cfg.gateways, vec!["one-balance".to_string()]);
+        assert_eq!(cfg.account_id, None);
+        assert_eq!(cfg.consecutive_429_threshold, 2);
+        assert_eq!(cfg.max_attempts, 10);
+        assert_eq!(cfg.key_cache_ttl_s, 60);
+        assert_eq!(cfg.upstream_timeout_ms, 60_000);
+    }
+
+    #[test]
+    fn gateway_list_is_split_on_commas_and_trimmed() {
+        let cfg = config(&[("AI_GATEWAY", " a, b ,,c ")]).expect("valid");
+        assert_eq!(cfg.gateways, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_number_out_of_range_names_the_variable() {
+        let err = config(&[("MAX_ATTEMPTS", "0")]).expect_err("0 attempts is refused");
+        assert_eq!(err.var, "MAX_ATTEMPTS");
+        assert!(err.to_string().contains("from 1 to 40"), "{err}");
+        let err = config(&[("UPSTREAM_TIMEOUT_MS", "soon")]).expect_err("not a number");
+        assert_eq!(err.var, "UPSTREAM_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn a_gateway_name_with_a_slash_is_refused() {
+        let err = config(&[("AI_GATEWAY", "ok,../evil")]).expect_err("path characters");
+        assert_eq!(err.var, "AI_GATEWAY");
+    }
+
+    #[test]
+    fn the_base_url_override_loses_its_trailing_slash() {
+        let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://127.0.0.1:9000/v1/acc/gw/")]).expect("valid");
+        assert_eq!(cfg.gateway_base_url.as_deref(), Some("http://127.0.0.1:9000/v1/acc/gw"));
+        assert!(config(&[("AI_GATEWAY_BASE_URL", "ftp://x")]).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! The Workers-runtime edge: everything that does I/O. Compiled only for `wasm32`.
+
+mod entry;

@@ -1,0 +1,13 @@
+//! one-balance: a Cloudflare Worker that pools many API keys of AI providers behind one URL.
+//!
+//! The crate reads top-down in the order a request travels: route → authenticate → parse → pick key → forward →
+//! classify → record.
+//!
+//! Modules at the top level are pure policy: they take plain data (and `now_ms` where time matters), use no `worker`
+//! types, and are unit-tested on the host with `cargo test`. Everything that touches the Workers runtime (D1, fetch,
+//! the isolate cache, `wait_until`, the clock) lives under [`edge`], which is compiled only for `wasm32`.
+
+pub mod config;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

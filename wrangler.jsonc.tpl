@@ -1,0 +1,39 @@
+// one-balance Worker configuration.
+//
+// This file is the template. `npm run init:config` (also run by `scripts/dev` and `npm run deploycf`) copies it to
+// `wrangler.jsonc` once; after that `wrangler.jsonc` is yours to edit and is never overwritten.
+// AUTH_KEY is NOT configured here: it is a secret (`wrangler secret put AUTH_KEY`, or `.dev.vars` locally).
+{
+  "$schema": "node_modules/wrangler/config-schema.json",
+  "name": "one-balance",
+  "main": "build/index.js",
+  "compatibility_date": "2026-08-01",
+  "build": {
+    // Tools come from `cargo install` and node_modules (see scripts/lib/toolchain.sh); nothing is downloaded here.
+    "command": "worker-build --release"
+  },
+  "vars": {
+    // Comma-separated AI Gateway names; one is picked at random per upstream attempt.
+    "AI_GATEWAY": "one-balance",
+    // Your Cloudflare account id (deploycf fills it in from `wrangler whoami`).
+    "CLOUDFLARE_ACCOUNT_ID": "",
+    // Consecutive 429s on one (key, model) before the key cools until the provider's daily reset.
+    "CONSECUTIVE_429_THRESHOLD": "2",
+    // Distinct pool keys tried for one request.
+    "MAX_ATTEMPTS": "10",
+    // How long an isolate trusts its copy of a provider's keys before re-reading D1.
+    "KEY_CACHE_TTL_SECONDS": "60",
+    // Time allowed for an upstream to send response headers.
+    "UPSTREAM_TIMEOUT_MS": "60000"
+  },
+  "d1_databases": [
+    {
+      "binding": "DB",
+      "database_name": "one-balance",
+      "database_id": "00000000-0000-0000-0000-000000000000",
+      "migrations_dir": "migrations"
+    }
+  ],
+  "observability": { "enabled": true },
+  "dev": { "ip": "127.0.0.1", "port": 8787, "local_protocol": "http" }
+}
