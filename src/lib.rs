@@ -8,6 +8,12 @@
 //! the isolate cache, `wait_until`, the clock) lives under [`edge`], which is compiled only for `wasm32`.
 
 pub mod config;
+pub mod cooldown;
+pub mod hints;
+pub mod providers;
+pub mod request_model;
+pub mod service_keys;
+pub mod verdict;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

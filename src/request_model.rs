@@ -1,0 +1,132 @@
+//! Which model a request asks for, read from its body or path, and how the OpenAI-compatible route names one.
+//!
+//! The model decides which cooldowns apply and whether a restricted service key may make the request. It comes from
+//! the JSON body's `model` when present, else from Gemini's path form `…/models/{model}:{method}`. A request with
+//! neither is allowed only when it lists models.
+
+use serde::Deserialize;
+use std::borrow::Cow;
+
+/// Only the field we read; serde skips the rest of the body without building it.
+#[derive(Deserialize)]
+struct ModelField<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+}
+
+/// The model the client asked for, if it named one.
+///
+/// A body that is not a JSON object (empty, multipart audio, malformed) names no model here; the upstream judges it.
+pub fn model_of(rest: &str, body: &[u8]) -> Option<String> {
+    model_in_body(body).or_else(|| model_in_path(rest))
+}
+
+/// `model` from a JSON object body.
+pub fn model_in_body(body: &[u8]) -> Option<String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    let parsed: ModelField<'_> = serde_json::from_slice(body).ok()?;
+    parsed.model.map(Cow::into_owned).filter(|m| !m.trim().is_empty())
+}
+
+/// The `{model}` of a path like `v1beta/models/{model}:generateContent` (or `…/models/{model}` alone).
+pub fn model_in_path(rest: &str) -> Option<String> {
+    let mut segments = rest.split('/');
+    segments.find(|s| *s == "models")?;
+    let segment = segments.next()?;
+    let model = segment.split(':').next().unwrap_or_default();
+    (!model.is_empty()).then(|| model.to_string())
+}
+
+/// Whether a request without a model is a models listing, which any healthy key may serve.
+pub fn is_models_listing(method: &str, rest: &str) -> bool {
+    method.eq_ignore_ascii_case("GET") && rest.trim_end_matches('/').rsplit('/').next() == Some("models")
+}
+
+/// Why an OpenAI-compatible `model` value cannot be routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompatModelError {
+    /// The body has no `model`.
+    Missing,
+    /// `model` has no `/` between provider and model.
+    NoProvider,
+    /// Nothing after the `/`.
+    EmptyModel,
+}
+
+impl CompatModelError {
+    /// A message that tells the caller what to send instead.
+    pub fn message(self) -> &'static str {
+        match self {
+            CompatModelError::Missing => "the request body needs a \"model\" such as \"google-ai-studio/gemini-2.5-flash\"",
+            CompatModelError::NoProvider => {
+                "\"model\" must be \"{provider}/{model}\", for example \"google-ai-studio/gemini-2.5-flash\""
+            }
+            CompatModelError::EmptyModel => "\"model\" names a provider but no model after the '/'",
+        }
+    }
+}
+
+/// Splits `"{provider}/{model}"` on the FIRST `/`: `openrouter/meta-llama/llama-3-8b` → (`openrouter`, `meta-llama/llama-3-8b`).
+pub fn split_compat_model(model: &str) -> Result<(&str, &str), CompatModelError> {
+    let (provider, model) = model.trim().split_once('/').ok_or(CompatModelError::NoProvider)?;
+    if provider.is_empty() {
+        return Err(CompatModelError::NoProvider);
+    }
+    if model.trim().is_empty() {
+        return Err(CompatModelError::EmptyModel);
+    }
+    Ok((provider, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_model_wins_over_the_path() {
+        let body = br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o-mini","stream":true}"#;
+        assert_eq!(model_of("v1/models/other:x", body).as_deref(), Some("gpt-4o-mini"));
+    }
+
+    #[test]
+    fn gemini_takes_the_model_from_the_path() {
+        let body = br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#;
+        assert_eq!(model_of("v1beta/models/gemini-2.5-flash:generateContent", body).as_deref(), Some("gemini-2.5-flash"));
+        assert_eq!(model_in_path("v1beta/models/gemini-2.5-pro:streamGenerateContent").as_deref(), Some("gemini-2.5-pro"));
+        assert_eq!(model_in_path("v1beta/models/text-embedding-004").as_deref(), Some("text-embedding-004"));
+    }
+
+    #[test]
+    fn listings_and_model_less_paths_name_no_model() {
+        assert_eq!(model_of("v1beta/models", b""), None);
+        assert_eq!(model_of("v1beta/models/", b""), None);
+        assert_eq!(model_of("v1/files", b""), None);
+        assert!(is_models_listing("GET", "v1beta/models"));
+        assert!(is_models_listing("get", "models/"));
+        assert!(!is_models_listing("POST", "v1beta/models"));
+        assert!(!is_models_listing("GET", "v1beta/models/gemini-2.5-flash"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_objects_name_no_model() {
+        assert_eq!(model_in_body(b"not json"), None);
+        assert_eq!(model_in_body(b"{\"model\": "), None);
+        assert_eq!(model_in_body(b"[{\"model\":\"x\"}]"), None);
+        assert_eq!(model_in_body(&[0xff, 0xfe, b'{']), None);
+        assert_eq!(model_in_body(br#"{"model": 42}"#), None);
+        assert_eq!(model_in_body(br#"{"model": "  "}"#), None);
+        assert_eq!(model_in_body(br#"  {"model":"caf\u00e9"}"#).as_deref(), Some("café"));
+    }
+
+    #[test]
+    fn compat_models_split_on_the_first_slash() {
+        assert_eq!(split_compat_model("openrouter/meta-llama/llama-3-8b"), Ok(("openrouter", "meta-llama/llama-3-8b")));
+        assert_eq!(split_compat_model("google-ai-studio/gemini-2.5-flash"), Ok(("google-ai-studio", "gemini-2.5-flash")));
+        assert_eq!(split_compat_model("gpt-4o"), Err(CompatModelError::NoProvider));
+        assert_eq!(split_compat_model("/gpt-4o"), Err(CompatModelError::NoProvider));
+        assert_eq!(split_compat_model("openai/"), Err(CompatModelError::EmptyModel));
+    }
+}
