@@ -7,12 +7,17 @@
 //! types, and are unit-tested on the host with `cargo test`. Everything that touches the Workers runtime (D1, fetch,
 //! the isolate cache, `wait_until`, the clock) lives under [`edge`], which is compiled only for `wasm32`.
 
+pub mod api_error;
 pub mod config;
 pub mod cooldown;
 pub mod hints;
+pub mod pool;
 pub mod providers;
+pub mod record;
 pub mod request_model;
+pub mod routes;
 pub mod service_keys;
+pub mod upstream;
 pub mod verdict;
 
 #[cfg(target_arch = "wasm32")]

@@ -40,6 +40,20 @@ pub fn model_in_path(rest: &str) -> Option<String> {
     (!model.is_empty()).then(|| model.to_string())
 }
 
+/// Longest model name accepted.
+pub const MAX_MODEL_LEN: usize = 256;
+
+/// Refuses model names that could not be a provider's: too long, or holding quotes or control characters.
+pub fn check_model(model: &str) -> Result<(), &'static str> {
+    if model.len() > MAX_MODEL_LEN {
+        return Err("the model name is longer than 256 bytes");
+    }
+    if model.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+        return Err("the model name holds a quote, backslash or control character");
+    }
+    Ok(())
+}
+
 /// Whether a request without a model is a models listing, which any healthy key may serve.
 pub fn is_models_listing(method: &str, rest: &str) -> bool {
     method.eq_ignore_ascii_case("GET") && rest.trim_end_matches('/').rsplit('/').next() == Some("models")
@@ -119,6 +133,16 @@ mod tests {
         assert_eq!(model_in_body(br#"{"model": 42}"#), None);
         assert_eq!(model_in_body(br#"{"model": "  "}"#), None);
         assert_eq!(model_in_body(br#"  {"model":"caf\u00e9"}"#).as_deref(), Some("café"));
+    }
+
+    #[test]
+    fn odd_model_names_are_refused() {
+        assert!(check_model("gemini-2.5-flash").is_ok());
+        assert!(check_model("meta-llama/llama-3.1-8b-instruct:free").is_ok());
+        for bad in ["a\"b", "a\\b", "line\nbreak", "nul\0"] {
+            assert!(check_model(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_model(&"m".repeat(257)).is_err());
     }
 
     #[test]

@@ -1,3 +1,12 @@
-//! The Workers-runtime edge: everything that does I/O. Compiled only for `wasm32`.
+//! The Workers-runtime edge: everything that does I/O (D1, fetch, the isolate cache, `wait_until`, the clock).
+//! Compiled only for `wasm32`; the policy it applies lives in the pure modules at the crate root.
 
+mod app;
+mod clock;
 mod entry;
+mod forward;
+mod key_cache;
+mod native;
+mod request;
+mod respond;
+mod store;

@@ -1,0 +1,133 @@
+//! Errors the Worker itself answers on `/api/…`, in OpenAI's shape (`{"error":{"message","type","code"}}`) so
+//! every SDK raises the right exception. A message never quotes a key.
+
+use serde::Serialize;
+
+/// One error answer of the Worker's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// OpenAI's error `type`.
+    pub kind: &'static str,
+    /// A stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong and, where it helps, what to do.
+    pub message: String,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after_s: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    code: &'a str,
+}
+
+impl ApiError {
+    fn new(status: u16, kind: &'static str, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, kind, code, message: message.into(), retry_after_s: None }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "invalid_request_error", code, message)
+    }
+
+    /// 401 or 403 from a refused service key.
+    pub fn denied(status: u16, message: &'static str) -> ApiError {
+        let (kind, code) = if status == 401 {
+            ("authentication_error", "invalid_service_key")
+        } else {
+            ("permission_error", "not_allowed")
+        };
+        ApiError::new(status, kind, code, message)
+    }
+
+    /// 404: no such route or provider.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(404, "not_found_error", code, message)
+    }
+
+    /// 413: the request body is over the limit.
+    pub fn too_large(limit_bytes: usize) -> ApiError {
+        ApiError::new(413, "invalid_request_error", "body_too_large", format!("the request body is over the {limit_bytes}-byte limit"))
+    }
+
+    /// 500: the deployment is misconfigured; the message tells the operator what to set.
+    pub fn misconfigured(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "server_error", "misconfigured", message)
+    }
+
+    /// 503: the provider has no active key.
+    pub fn no_keys(provider: &str) -> ApiError {
+        ApiError::new(
+            503,
+            "server_error",
+            "no_active_keys",
+            format!("no active key for provider {provider}: add keys on the admin page"),
+        )
+    }
+
+    /// 429: every key is cooling for this model.
+    pub fn all_cooling(provider: &str, retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limit_error",
+                "all_keys_cooling",
+                format!("every {provider} key is rate-limited for this model; retry in {retry_after_s} s"),
+            )
+        }
+    }
+
+    /// 504: the upstream sent no response headers in time.
+    pub fn upstream_timeout(retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(504, "server_error", "upstream_timeout", "the upstream did not answer in time")
+        }
+    }
+
+    /// 502: the upstream could not be reached at all.
+    pub fn upstream_unreachable() -> ApiError {
+        ApiError::new(502, "server_error", "upstream_unreachable", "the upstream could not be reached")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        let body = Body { error: Inner { message: &self.message, kind: self.kind, code: self.code } };
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from(r#"{"error":{"message":"error"}}"#))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_openai_shaped_and_escaped() {
+        let err = ApiError::bad_request("bad_model", "model \"x\" </script>");
+        let parsed: serde_json::Value = serde_json::from_str(&err.body()).expect("json");
+        assert_eq!(parsed["error"]["message"], "model \"x\" </script>");
+        assert_eq!(parsed["error"]["type"], "invalid_request_error");
+        assert_eq!(parsed["error"]["code"], "bad_model");
+    }
+
+    #[test]
+    fn statuses_match_what_sdks_expect() {
+        assert_eq!(ApiError::denied(401, "x").kind, "authentication_error");
+        assert_eq!(ApiError::denied(403, "x").kind, "permission_error");
+        assert_eq!(ApiError::all_cooling("openai", 30).retry_after_s, Some(30));
+        assert_eq!(ApiError::no_keys("groq").status, 503);
+        assert!(ApiError::no_keys("groq").message.contains("groq"));
+    }
+}

@@ -1,0 +1,298 @@
+//! The attempt loop: pick a key, send, classify, record, and either answer or try the next key.
+//!
+//! At most `MAX_ATTEMPTS` distinct keys per request, and no new attempt after twice `UPSTREAM_TIMEOUT_MS`. The
+//! decision to retry is made before any byte reaches the client: a 2xx is streamed through untouched, and only
+//! non-2xx bodies (small error objects) are read. When attempts run out the client gets the last upstream error,
+//! a 429 with `Retry-After` set to when the soonest key is free, or 504 after a time-out — never a made-up 500.
+
+use super::app::App;
+use super::key_cache::{self, SharedPool};
+use super::respond;
+use super::{clock, store};
+use crate::api_error::ApiError;
+use crate::cooldown::{self, ALL_MODELS};
+use crate::pool::{pick, Pick};
+use crate::providers::{KeyPlacement, Provider};
+use crate::record::{self, KeyUpdate};
+use crate::upstream::{self, Route};
+use crate::verdict::{self, HeaderLookup, Verdict};
+use futures_util::future::{select, Either};
+use js_sys::futures::JsFuture;
+use js_sys::{ArrayBuffer, Uint8Array};
+use std::cell::RefCell;
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::{console_error, Context, Delay, Env};
+
+/// One request, ready to be sent with any pool key.
+pub struct Outbound {
+    /// The provider's facts.
+    pub provider: &'static Provider,
+    /// The path after the provider slug.
+    pub rest: String,
+    /// The client's raw query string (`key` is dropped when the URL is built).
+    pub query: String,
+    /// HTTP method.
+    pub method: String,
+    /// Allow-listed client headers; the pool key is added per attempt.
+    pub headers: Headers,
+    /// The body, buffered once and replayed on each attempt.
+    pub body: Option<Uint8Array>,
+    /// The model the request asks for (`None`: a models listing).
+    pub model: Option<String>,
+}
+
+thread_local! {
+    static RNG: RefCell<fastrand::Rng> = RefCell::new(fastrand::Rng::with_seed((js_sys::Math::random() * 1.8e19) as u64));
+}
+
+fn random_below(n: usize) -> usize {
+    RNG.with(|rng| rng.borrow_mut().usize(..n.max(1)))
+}
+
+struct WebHeaders<'a>(&'a Headers);
+
+impl HeaderLookup for WebHeaders<'_> {
+    fn header(&self, name: &str) -> Option<String> {
+        self.0.get(name).ok().flatten()
+    }
+}
+
+/// The last thing that went wrong, kept to answer with when attempts run out.
+enum Failure {
+    Upstream { status: u16, headers: Headers, body: Uint8Array },
+    Timeout,
+    Unreachable,
+}
+
+enum Sent {
+    Answered(Response),
+    TimedOut,
+    Unreachable,
+}
+
+/// Sends `outbound` with pool keys until one answers for good.
+pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) -> Result<Response, ApiError> {
+    let config = &app.config;
+    let provider = outbound.provider;
+    let model = outbound.model.as_deref();
+    let started_ms = clock::now_ms();
+    let deadline_ms = started_ms + 2 * u64::from(config.upstream_timeout_ms);
+    let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
+    let pool = key_cache::pool(&db, provider.slug, config.key_cache_ttl_s, started_ms)
+        .await
+        .map_err(|e| ApiError::misconfigured(format!("reading keys from D1 failed ({e}); are the migrations applied?")))?;
+
+    let mut tried: Vec<usize> = Vec::new();
+    let mut attempts: Vec<(String, &'static str)> = Vec::new();
+    let mut last_failure: Option<Failure> = None;
+    while tried.len() < config.max_attempts as usize && clock::now_ms() < deadline_ms {
+        let now_s = clock::now_s();
+        let choice = RNG.with(|rng| pick(&pool.borrow(), model, &tried, now_s, &mut rng.borrow_mut()));
+        let index = match choice {
+            Some(Pick::Ready(index)) => index,
+            // Every key is cooling: try the one that frees soonest, once, and only if nothing was tried yet.
+            Some(Pick::Cooling { index, .. }) if tried.is_empty() => index,
+            _ => break,
+        };
+        tried.push(index);
+        let (key_id, short_id, secret, previous, previous_all) = {
+            let pool = pool.borrow();
+            let Some(key) = pool.key(index) else { break };
+            let previous = model.map(|m| pool.model_entry(index, m)).unwrap_or_default();
+            (key.id.clone(), key.short_id().to_string(), key.secret.clone(), previous, pool.model_entry(index, ALL_MODELS))
+        };
+
+        let remaining_ms = deadline_ms.saturating_sub(clock::now_ms()).max(1);
+        let timeout_ms = remaining_ms.min(u64::from(config.upstream_timeout_ms));
+        let route = upstream::route(config, provider, random_below(config.gateways.len()))
+            .map_err(|_| ApiError::misconfigured(format!("{} has no direct base URL: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY to route it through AI Gateway", provider.slug)))?;
+        let sent = send_once(app, &outbound, &route, secret.expose(), &short_id, tried.len(), timeout_ms).await;
+
+        let (verdict, answer) = match sent {
+            Sent::Answered(response) if (200..300).contains(&response.status()) => (Verdict::Success, Some((response, None))),
+            Sent::Answered(response) => {
+                let body = read_body(&response).await;
+                let bytes = body.to_vec();
+                let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &bytes, clock::now_s());
+                (verdict, Some((response, Some(body))))
+            }
+            Sent::TimedOut => (Verdict::Timeout, None),
+            Sent::Unreachable => (Verdict::Transient, None),
+        };
+        attempts.push((short_id, verdict.label()));
+
+        let plan = record::plan(
+            verdict,
+            &record::Attempt { provider, model, previous, previous_all, threshold: config.consecutive_429_threshold, now_s: clock::now_s() },
+        );
+        apply(ctx, env, provider.slug, &pool, &key_id, plan, config.consecutive_429_threshold);
+
+        let attempts_line = upstream::attempts_header(&attempts);
+        match (verdict, answer) {
+            (Verdict::Success, Some((response, _))) => {
+                return respond::stream_through(&response, &attempts_line).map_err(internal);
+            }
+            (Verdict::ClientError, Some((response, Some(body)))) => {
+                return respond::replay(response.status(), &response.headers(), &body, &attempts_line, None).map_err(internal);
+            }
+            (_, Some((response, Some(body)))) => {
+                last_failure = Some(Failure::Upstream { status: response.status(), headers: response.headers(), body });
+            }
+            (Verdict::Timeout, _) => last_failure = Some(Failure::Timeout),
+            _ => last_failure = Some(Failure::Unreachable),
+        }
+        if verdict == Verdict::NotKeyFault {
+            Delay::from(Duration::from_millis(50 + random_below(200) as u64)).await;
+        }
+    }
+    give_up(provider, model, &pool, last_failure, &upstream::attempts_header(&attempts))
+}
+
+/// The answer when no attempt succeeded.
+fn give_up(
+    provider: &Provider,
+    model: Option<&str>,
+    pool: &SharedPool,
+    last_failure: Option<Failure>,
+    attempts: &str,
+) -> Result<Response, ApiError> {
+    let now_s = clock::now_s();
+    let earliest_free = pool.borrow().earliest_free_s(model, now_s);
+    let retry_after = earliest_free.map(|end| cooldown::retry_after_s(end, now_s));
+    match last_failure {
+        None if pool.borrow().is_empty() || earliest_free.is_none() => Err(ApiError::no_keys(provider.slug)),
+        None => Err(ApiError::all_cooling(provider.slug, retry_after.unwrap_or(1))),
+        Some(Failure::Upstream { status: 429, headers, body }) => {
+            let fallback = WebHeaders(&headers).header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+            let seconds = retry_after.or(fallback).unwrap_or(cooldown::DEFAULT_COOLDOWN_S);
+            respond::replay(429, &headers, &body, attempts, Some(seconds)).map_err(internal)
+        }
+        Some(Failure::Upstream { status, headers, body }) => respond::replay(status, &headers, &body, attempts, None).map_err(internal),
+        Some(Failure::Timeout) => Err(ApiError::upstream_timeout(retry_after.unwrap_or(5))),
+        Some(Failure::Unreachable) => Err(ApiError::upstream_unreachable()),
+    }
+    .or_else(|error| match respond::api_error(&error, Some(attempts)) {
+        Ok(response) => Ok(response),
+        Err(_) => Err(error),
+    })
+}
+
+fn internal(error: worker::Error) -> ApiError {
+    console_error!("building a response failed: {error}");
+    ApiError::misconfigured("the Worker could not build the response")
+}
+
+async fn read_body(response: &Response) -> Uint8Array {
+    let Ok(promise) = response.array_buffer() else { return Uint8Array::new_with_length(0) };
+    match JsFuture::from(promise).await {
+        Ok(buffer) => Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>()),
+        Err(_) => Uint8Array::new_with_length(0),
+    }
+}
+
+/// One upstream request with one key, bounded by `timeout_ms` to response headers.
+async fn send_once(
+    app: &App,
+    outbound: &Outbound,
+    route: &Route,
+    key: &str,
+    short_id: &str,
+    attempt: usize,
+    timeout_ms: u64,
+) -> Sent {
+    let Ok(request) = build_request(app, outbound, route, key, short_id, attempt) else { return Sent::Unreachable };
+    let Ok(controller) = AbortController::new() else { return Sent::Unreachable };
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetch = JsFuture::from(global.fetch_with_request_and_init(&request, &signal_init(&controller)));
+    let timer = Delay::from(Duration::from_millis(timeout_ms));
+    match select(fetch, timer).await {
+        Either::Left((Ok(value), _)) => value.dyn_into::<Response>().map_or(Sent::Unreachable, Sent::Answered),
+        Either::Left((Err(_), _)) => Sent::Unreachable,
+        Either::Right(_) => {
+            controller.abort();
+            Sent::TimedOut
+        }
+    }
+}
+
+fn signal_init(controller: &AbortController) -> RequestInit {
+    let init = RequestInit::new();
+    init.set_signal(Some(&controller.signal()));
+    init
+}
+
+fn build_request(
+    app: &App,
+    outbound: &Outbound,
+    route: &Route,
+    key: &str,
+    short_id: &str,
+    attempt: usize,
+) -> Result<Request, wasm_bindgen::JsValue> {
+    let provider = outbound.provider;
+    let url = upstream::upstream_url(route, provider, &outbound.rest, &outbound.query);
+    let headers = Headers::new_with_headers(&outbound.headers)?;
+    let placement: KeyPlacement = provider.key_placement_for(&outbound.rest);
+    headers.set(placement.header_name(), &placement.header_value(key))?;
+    if let Route::Gateway(_) = route {
+        if let Some(token) = &app.gateway_token {
+            headers.set("cf-aig-authorization", &format!("Bearer {token}"))?;
+        }
+        headers.set("cf-aig-metadata", &format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#))?;
+    }
+    let init = RequestInit::new();
+    init.set_method(&outbound.method);
+    init.set_headers(&headers);
+    init.set_redirect(RequestRedirect::Manual);
+    if let Some(body) = &outbound.body {
+        init.set_body(body);
+    }
+    Request::new_with_str_and_init(&url, &init)
+}
+
+/// Applies a key update to the isolate's cache now and to D1 after the response.
+fn apply(ctx: &Context, env: &Env, provider: &str, pool: &SharedPool, key_id: &str, update: KeyUpdate, threshold: u32) {
+    let now_s = clock::now_s();
+    match update {
+        KeyUpdate::Nothing => {}
+        KeyUpdate::Cool { model, state, until_s, daily_reset_s, streak_step } => {
+            key_cache::learn(provider, pool, |p| p.learn_state(key_id, &model, state, now_s));
+            let (env, key_id) = (env.clone(), key_id.to_string());
+            ctx.wait_until(async move {
+                let write = store::CoolWrite { key_id: &key_id, model: &model, until_s, daily_reset_s, threshold, streak_step, now_s };
+                match env.d1("DB") {
+                    Ok(db) => report(store::cool(&db, &write).await, "a cooldown"),
+                    Err(e) => report(Err(e), "a cooldown"),
+                }
+            });
+        }
+        KeyUpdate::ClearStreak { model, state } => {
+            key_cache::learn(provider, pool, |p| p.learn_state(key_id, &model, state, now_s));
+            let (env, key_id) = (env.clone(), key_id.to_string());
+            ctx.wait_until(async move {
+                match env.d1("DB") {
+                    Ok(db) => report(store::clear_streak(&db, &key_id, &model, now_s).await, "a streak reset"),
+                    Err(e) => report(Err(e), "a streak reset"),
+                }
+            });
+        }
+        KeyUpdate::Block => {
+            key_cache::learn(provider, pool, |p| p.learn_blocked(key_id, now_s));
+            let (env, key_id) = (env.clone(), key_id.to_string());
+            ctx.wait_until(async move {
+                match env.d1("DB") {
+                    Ok(db) => report(store::block(&db, &key_id, now_s).await, "a block"),
+                    Err(e) => report(Err(e), "a block"),
+                }
+            });
+        }
+    }
+}
+
+fn report(result: worker::Result<()>, what: &str) {
+    if let Err(error) = result {
+        console_error!("recording {what} in D1 failed: {error}");
+    }
+}

@@ -1,0 +1,87 @@
+//! Reading the client's request: URL parts, the presented service key, allow-listed headers, and the body.
+//!
+//! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`].
+
+use crate::api_error::ApiError;
+use crate::providers::KeyPlacement;
+use crate::upstream::FORWARDED_REQUEST_HEADERS;
+use js_sys::futures::JsFuture;
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::JsCast;
+use web_sys::{Headers, Request};
+
+/// Largest request body accepted (Gemini takes inline files up to 20 MB).
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// `(path, query)` of a full URL, without decoding; the query has no `?` and no fragment.
+pub fn split_url(url: &str) -> (&str, &str) {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path_and_query = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    let without_fragment = path_and_query.split('#').next().unwrap_or(path_and_query);
+    without_fragment.split_once('?').unwrap_or((without_fragment, ""))
+}
+
+/// The value of `authorization: Bearer <x>` or of a key header.
+fn presented_in(headers: &Headers, placement: KeyPlacement) -> Option<String> {
+    let value = headers.get(placement.header_name()).ok().flatten()?;
+    let value = value.trim();
+    let key = match placement {
+        KeyPlacement::Bearer => {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())?
+        }
+        KeyPlacement::Header(_) => value,
+    };
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// The service key the caller presented in any of `placements` (or `?key=`). Several different keys are refused.
+pub fn presented_key(
+    headers: &Headers,
+    placements: impl Iterator<Item = KeyPlacement>,
+    query_key: Option<String>,
+) -> Result<String, ApiError> {
+    let mut found: Option<String> = None;
+    for candidate in placements.filter_map(|p| presented_in(headers, p)).chain(query_key.filter(|k| !k.is_empty())) {
+        match &found {
+            Some(existing) if *existing != candidate => {
+                return Err(ApiError::bad_request("conflicting_credentials", "send the service key once: two different keys were presented"));
+            }
+            _ => found = Some(candidate),
+        }
+    }
+    Ok(found.unwrap_or_default())
+}
+
+/// A copy of the client's headers that may travel upstream.
+pub fn forwarded_headers(headers: &Headers) -> Result<Headers, ApiError> {
+    let copy = Headers::new().map_err(|_| ApiError::misconfigured("could not create headers"))?;
+    for name in FORWARDED_REQUEST_HEADERS {
+        if let Ok(Some(value)) = headers.get(name) {
+            let _ = copy.set(name, &value);
+        }
+    }
+    Ok(copy)
+}
+
+/// The body as JS bytes (for replay) and wasm bytes (for parsing); `None` for GET and HEAD.
+pub async fn read_body(request: &Request) -> Result<Option<(Uint8Array, Vec<u8>)>, ApiError> {
+    let method = request.method();
+    if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+        return Ok(None);
+    }
+    let declared = request.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    let promise = request.array_buffer().map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
+    let bytes = Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>());
+    if bytes.length() as usize > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    let copy = bytes.to_vec();
+    Ok(Some((bytes, copy)))
+}

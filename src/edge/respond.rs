@@ -1,0 +1,65 @@
+//! Building responses: the Worker's own errors and texts, and upstream answers passed on.
+
+use crate::api_error::ApiError;
+use js_sys::Uint8Array;
+use wasm_bindgen::JsCast;
+use web_sys::{Headers, Response, ResponseInit};
+use worker::Result;
+
+/// Header that lists the attempts a request made (short key ids and verdicts).
+pub const ATTEMPTS_HEADER: &str = "x-one-balance-attempts";
+
+fn init(status: u16, headers: &Headers) -> ResponseInit {
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(headers);
+    init
+}
+
+/// A response with a fixed body.
+pub fn fixed(status: u16, content_type: &str, body: &str) -> Result<Response> {
+    let headers = Headers::new()?;
+    headers.set("content-type", content_type)?;
+    Ok(Response::new_with_opt_str_and_init(Some(body), &init(status, &headers))?)
+}
+
+/// The Worker's own error, OpenAI-shaped, with `Retry-After` when it has one.
+pub fn api_error(error: &ApiError, attempts: Option<&str>) -> Result<Response> {
+    let headers = Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    if let Some(seconds) = error.retry_after_s {
+        headers.set("retry-after", &seconds.to_string())?;
+    }
+    if let Some(attempts) = attempts.filter(|a| !a.is_empty()) {
+        headers.set(ATTEMPTS_HEADER, attempts)?;
+    }
+    Ok(Response::new_with_opt_str_and_init(Some(&error.body()), &init(error.status, &headers))?)
+}
+
+/// An upstream success passed on: same status and headers, the body streamed through untouched (it never enters
+/// wasm), `set-cookie` removed and the attempts header added.
+pub fn stream_through(upstream: &Response, attempts: &str) -> Result<Response> {
+    let body = upstream.body();
+    let response = Response::new_with_opt_readable_stream_and_init(body.as_ref(), upstream.unchecked_ref::<ResponseInit>())?;
+    let headers = response.headers();
+    for name in crate::upstream::STRIPPED_RESPONSE_HEADERS {
+        headers.delete(name)?;
+    }
+    headers.set(ATTEMPTS_HEADER, attempts)?;
+    Ok(response)
+}
+
+/// An upstream answer whose body was already read: same status and headers (minus `set-cookie` and the stale
+/// length), the same bytes, the attempts header, and `Retry-After` when given.
+pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attempts: &str, retry_after_s: Option<u64>) -> Result<Response> {
+    let headers = Headers::new_with_headers(upstream_headers)?;
+    for name in crate::upstream::STRIPPED_RESPONSE_HEADERS {
+        headers.delete(name)?;
+    }
+    headers.delete("content-length")?;
+    headers.set(ATTEMPTS_HEADER, attempts)?;
+    if let Some(seconds) = retry_after_s {
+        headers.set("retry-after", &seconds.to_string())?;
+    }
+    Ok(Response::new_with_opt_buffer_source_and_init(Some(body), &init(status, &headers))?)
+}

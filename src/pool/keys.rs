@@ -1,0 +1,279 @@
+//! Pool keys and their per-model state: what D1 said at load time, merged with what this isolate learned since.
+
+use crate::cooldown::{ModelCooling, ALL_MODELS};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+
+/// A provider API key. `Debug` and `Display` show only a mask; [`Secret::expose`] is the one way to the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a key.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The key itself, for the one upstream header it belongs in.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `AIza…x9Qk`: enough to recognise a key, not enough to use it. Short keys show only their last characters.
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+        if chars.len() >= 12 {
+            let head: String = chars[..4].iter().collect();
+            format!("{head}…{tail}")
+        } else {
+            format!("…{}", chars[chars.len().saturating_sub(2)..].iter().collect::<String>())
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// One active key as loaded from D1.
+#[derive(Debug, Clone)]
+pub struct PoolKey {
+    /// The row id (a uuid); its first 8 characters identify the key in headers and logs.
+    pub id: String,
+    /// The provider API key.
+    pub secret: Secret,
+    /// Per-model state from `model_coolings`.
+    pub coolings: Vec<(String, ModelCooling)>,
+}
+
+impl PoolKey {
+    /// The short id shown to callers in the attempts header.
+    pub fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+}
+
+/// What this isolate learned about a key after loading it.
+#[derive(Debug, Clone, Default)]
+struct Learned {
+    blocked: bool,
+    coolings: Vec<(String, ModelCooling)>,
+    learned_at_s: u64,
+}
+
+/// The keys of one provider at one moment, plus what was learned since.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPool {
+    keys: Vec<PoolKey>,
+    learned: HashMap<String, Learned>,
+}
+
+fn entry<'a>(coolings: &'a [(String, ModelCooling)], model: &str) -> Option<&'a ModelCooling> {
+    coolings.iter().find(|(m, _)| m == model).map(|(_, c)| c)
+}
+
+fn set_entry(coolings: &mut Vec<(String, ModelCooling)>, model: &str, state: ModelCooling) {
+    match coolings.iter_mut().find(|(m, _)| m == model) {
+        Some((_, existing)) => *existing = state,
+        None => coolings.push((model.to_string(), state)),
+    }
+}
+
+impl KeyPool {
+    /// A pool over these keys, with nothing learned yet.
+    pub fn new(keys: Vec<PoolKey>) -> KeyPool {
+        KeyPool { keys, learned: HashMap::new() }
+    }
+
+    /// Number of keys loaded (blocked-since-load included).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key at `index`.
+    pub fn key(&self, index: usize) -> Option<&PoolKey> {
+        self.keys.get(index)
+    }
+
+    /// Whether the key was blocked since it was loaded.
+    pub fn is_blocked(&self, index: usize) -> bool {
+        self.keys.get(index).and_then(|k| self.learned.get(&k.id)).is_some_and(|l| l.blocked)
+    }
+
+    /// The (key, model) state now: the later end and the newer streak of D1's and this isolate's view; the
+    /// all-models entry counts for every model. `model: None` (a models listing) looks at the all-models entry only.
+    pub fn state(&self, index: usize, model: Option<&str>) -> ModelCooling {
+        let Some(key) = self.keys.get(index) else { return ModelCooling::default() };
+        let learned = self.learned.get(&key.id);
+        let lookup = |name: &str| {
+            learned.and_then(|l| entry(&l.coolings, name)).or_else(|| entry(&key.coolings, name)).copied()
+        };
+        let all = lookup(ALL_MODELS).unwrap_or_default();
+        let Some(model) = model else { return all };
+        let mut state = lookup(model).unwrap_or_default();
+        state.end_at_s = state.end_at_s.max(all.end_at_s);
+        state
+    }
+
+    /// The stored state of (key, model) alone, without the all-models entry: the base of the next update.
+    pub fn model_entry(&self, index: usize, model: &str) -> ModelCooling {
+        let Some(key) = self.keys.get(index) else { return ModelCooling::default() };
+        self.learned
+            .get(&key.id)
+            .and_then(|l| entry(&l.coolings, model))
+            .or_else(|| entry(&key.coolings, model))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Records a new (key, model) state learned in this isolate. Keyed by id, so it applies to whichever snapshot
+    /// is current even if the pool was reloaded while the request ran.
+    pub fn learn_state(&mut self, key_id: &str, model: &str, state: ModelCooling, now_s: u64) {
+        set_entry(&mut self.learned_mut(key_id, now_s).coolings, model, state);
+    }
+
+    /// Records that the key was found invalid.
+    pub fn learn_blocked(&mut self, key_id: &str, now_s: u64) {
+        self.learned_mut(key_id, now_s).blocked = true;
+    }
+
+    fn learned_mut(&mut self, key_id: &str, now_s: u64) -> &mut Learned {
+        let learned = self.learned.entry(key_id.to_string()).or_default();
+        learned.learned_at_s = now_s;
+        learned
+    }
+
+    /// Carries over what `older` learned within the last `window_s` seconds (its D1 writes may not have been
+    /// visible to the read that built `self`).
+    pub fn carry_recent_learning(&mut self, older: &KeyPool, now_s: u64, window_s: u64) {
+        for (id, learned) in &older.learned {
+            if learned.learned_at_s.saturating_add(window_s) >= now_s && !self.learned.contains_key(id) {
+                self.learned.insert(id.clone(), learned.clone());
+            }
+        }
+    }
+
+    /// The soonest moment any usable key is free for `model`, if every usable key is cooling.
+    pub fn earliest_free_s(&self, model: Option<&str>, now_s: u64) -> Option<u64> {
+        (0..self.keys.len())
+            .filter(|&i| !self.is_blocked(i))
+            .map(|i| self.state(i, model).end_at_s)
+            .min()
+            .filter(|&end| end > now_s)
+    }
+}
+
+/// Reads a `model_coolings` value as stored by this Worker or the original (`end_at` may be fractional, `streak`
+/// absent). Anything unreadable counts as no cooldown rather than an error: a bad row must not stop the pool.
+pub fn parse_model_coolings(text: Option<&str>) -> Vec<(String, ModelCooling)> {
+    let Some(Ok(Value::Object(map))) = text.map(serde_json::from_str::<Value>) else { return Vec::new() };
+    let whole = |v: Option<&Value>| -> u64 {
+        v.and_then(|v| v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f > 0.0).map(|f| f as u64)))
+            .unwrap_or(0)
+    };
+    map.iter()
+        .map(|(model, value)| {
+            let state = ModelCooling {
+                end_at_s: whole(value.get("end_at")),
+                total_seconds: whole(value.get("total_seconds")),
+                streak: u32::try_from(whole(value.get("streak"))).unwrap_or(u32::MAX),
+            };
+            (model.clone(), state)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, coolings: &[(&str, u64)]) -> PoolKey {
+        PoolKey {
+            id: id.to_string(),
+            secret: Secret::new(format!("AIzaSy-{id}-secretvalue")),
+            coolings: coolings
+                .iter()
+                .map(|(m, end)| (m.to_string(), ModelCooling { end_at_s: *end, ..Default::default() }))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked_everywhere_but_expose() {
+        let secret = Secret::new("AIzaSyABCDEFGHIJKLMNOPx9Qk".to_string());
+        assert_eq!(secret.masked(), "AIza…x9Qk");
+        assert_eq!(format!("{secret:?}"), "Secret(AIza…x9Qk)");
+        assert_eq!(format!("{secret}"), "AIza…x9Qk");
+        assert_eq!(Secret::new("short".to_string()).masked(), "…rt");
+        assert_eq!(Secret::new("日本語のキーです漢字仮名混じり".to_string()).masked().chars().count(), 9);
+    }
+
+    #[test]
+    fn the_all_models_entry_cools_every_model_but_a_model_entry_cools_only_its_model() {
+        let pool = KeyPool::new(vec![key("a", &[("*", 500)]), key("b", &[("gemini-2.5-pro", 700)])]);
+        assert_eq!(pool.state(0, Some("anything")).end_at_s, 500);
+        assert_eq!(pool.state(0, None).end_at_s, 500);
+        assert_eq!(pool.state(1, Some("gemini-2.5-pro")).end_at_s, 700);
+        assert_eq!(pool.state(1, Some("gemini-2.5-flash")).end_at_s, 0);
+        assert_eq!(pool.state(1, None).end_at_s, 0, "a listing ignores per-model cooldowns");
+    }
+
+    #[test]
+    fn learning_overrides_the_loaded_state_without_touching_the_key_list() {
+        let mut pool = KeyPool::new(vec![key("a", &[("m", 100)])]);
+        pool.learn_state("a", "m", ModelCooling { end_at_s: 900, total_seconds: 5, streak: 1 }, 50);
+        assert_eq!(pool.state(0, Some("m")).end_at_s, 900);
+        assert_eq!(pool.key(0).map(|k| k.coolings[0].1.end_at_s), Some(100), "the loaded list is unchanged");
+        pool.learn_blocked("a", 50);
+        assert!(pool.is_blocked(0));
+    }
+
+    #[test]
+    fn recent_learning_survives_a_refresh_and_old_learning_does_not() {
+        let mut old = KeyPool::new(vec![key("a", &[]), key("b", &[])]);
+        old.learn_blocked("a", 1_000);
+        old.learn_blocked("b", 1_100);
+        let mut fresh = KeyPool::new(vec![key("a", &[]), key("b", &[])]);
+        fresh.carry_recent_learning(&old, 1_120, 30);
+        assert!(!fresh.is_blocked(0), "learned 120 s ago: D1 has had time to show it");
+        assert!(fresh.is_blocked(1));
+    }
+
+    #[test]
+    fn earliest_free_ignores_blocked_keys_and_is_none_when_a_key_is_free() {
+        let mut pool = KeyPool::new(vec![key("a", &[("m", 300)]), key("b", &[("m", 200)]), key("c", &[("m", 100)])]);
+        pool.learn_blocked("c", 0);
+        assert_eq!(pool.earliest_free_s(Some("m"), 50), Some(200));
+        assert_eq!(pool.earliest_free_s(Some("other"), 50), None);
+    }
+
+    #[test]
+    fn model_coolings_from_the_original_and_from_this_worker_both_read() {
+        let parsed = parse_model_coolings(Some(
+            r#"{"gemini-2.5-flash":{"end_at":1764000000.75,"total_seconds":65},"m2":{"end_at":5,"total_seconds":1,"streak":1}}"#,
+        ));
+        assert_eq!(parsed.len(), 2);
+        let flash = parsed.iter().find(|(m, _)| m == "gemini-2.5-flash").expect("present").1;
+        assert_eq!(flash, ModelCooling { end_at_s: 1_764_000_000, total_seconds: 65, streak: 0 });
+        assert!(parsed.iter().any(|(m, c)| m == "m2" && c.streak == 1));
+        for junk in [None, Some(""), Some("null"), Some("[]"), Some("{bad"), Some(r#"{"m":{"end_at":-5}}"#)] {
+            let parsed = parse_model_coolings(junk);
+            assert!(parsed.iter().all(|(_, c)| c.end_at_s == 0), "{junk:?}");
+        }
+    }
+}

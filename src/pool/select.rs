@@ -1,0 +1,141 @@
+//! Which key a request tries next.
+//!
+//! Uniformly random among the keys that are not blocked, not cooling for the model and not yet tried by this
+//! request. The cost does not grow with the pool: a few random probes find a usable key whenever a fair share of
+//! keys is usable (with half the pool cooling, 48 probes all miss once in 2^48); only when nearly every key is
+//! unusable does it fall back to one scan, which also finds the key whose cooldown ends soonest.
+
+use super::KeyPool;
+use crate::cooldown::is_cooling;
+
+/// Random probes before falling back to a scan.
+pub const RANDOM_PROBES: usize = 48;
+
+/// The key chosen for the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// A usable key.
+    Ready(usize),
+    /// No key is usable; this one's cooldown ends soonest (at `until_s`).
+    Cooling {
+        /// The key's index in the pool.
+        index: usize,
+        /// When its cooldown ends.
+        until_s: u64,
+    },
+}
+
+/// Chooses the next key for `model` (`None`: a models listing), skipping keys in `tried`.
+pub fn pick(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, rng: &mut fastrand::Rng) -> Option<Pick> {
+    let len = pool.len();
+    if len == 0 {
+        return None;
+    }
+    let usable = |i: usize| !tried.contains(&i) && !pool.is_blocked(i) && !is_cooling(&pool.state(i, model), now_s);
+    for _ in 0..RANDOM_PROBES {
+        let i = rng.usize(..len);
+        if usable(i) {
+            return Some(Pick::Ready(i));
+        }
+    }
+    let mut ready_seen = 0usize;
+    let mut chosen: Option<usize> = None;
+    let mut soonest: Option<(usize, u64)> = None;
+    for i in (0..len).filter(|i| !tried.contains(i) && !pool.is_blocked(*i)) {
+        let end = pool.state(i, model).end_at_s;
+        if end <= now_s {
+            // Reservoir sampling keeps the choice uniform in one pass.
+            ready_seen += 1;
+            if rng.usize(..ready_seen) == 0 {
+                chosen = Some(i);
+            }
+        } else if soonest.is_none_or(|(_, s)| end < s) {
+            soonest = Some((i, end));
+        }
+    }
+    chosen.map(Pick::Ready).or(soonest.map(|(index, until_s)| Pick::Cooling { index, until_s }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cooldown::ModelCooling;
+    use crate::pool::{PoolKey, Secret};
+
+    fn pool(ends: &[u64]) -> KeyPool {
+        KeyPool::new(
+            ends.iter()
+                .enumerate()
+                .map(|(i, end)| PoolKey {
+                    id: format!("{i:08}-id"),
+                    secret: Secret::new(format!("key-{i}")),
+                    coolings: vec![("m".to_string(), ModelCooling { end_at_s: *end, ..Default::default() })],
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_empty_pool_has_no_pick() {
+        assert_eq!(pick(&pool(&[]), Some("m"), &[], 0, &mut fastrand::Rng::with_seed(1)), None);
+    }
+
+    #[test]
+    fn cooling_tried_and_blocked_keys_are_skipped() {
+        let mut p = pool(&[0, 500, 0, 0]);
+        p.learn_blocked("00000003-id", 0);
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..200 {
+            assert_eq!(pick(&p, Some("m"), &[0], 100, &mut rng), Some(Pick::Ready(2)));
+        }
+    }
+
+    #[test]
+    fn a_cooldown_for_one_model_leaves_the_key_usable_for_another() {
+        let p = pool(&[500]);
+        assert_eq!(pick(&p, Some("other"), &[], 100, &mut fastrand::Rng::with_seed(1)), Some(Pick::Ready(0)));
+        assert_eq!(pick(&p, None, &[], 100, &mut fastrand::Rng::with_seed(1)), Some(Pick::Ready(0)));
+    }
+
+    #[test]
+    fn when_every_key_cools_the_one_that_ends_soonest_is_offered() {
+        let p = pool(&[900, 300, 600]);
+        let got = pick(&p, Some("m"), &[], 100, &mut fastrand::Rng::with_seed(3));
+        assert_eq!(got, Some(Pick::Cooling { index: 1, until_s: 300 }));
+        assert_eq!(pick(&p, Some("m"), &[0, 1, 2], 100, &mut fastrand::Rng::with_seed(3)), None);
+    }
+
+    #[test]
+    fn the_choice_is_uniform_among_usable_keys() {
+        let p = pool(&[0, 0, 0, 999, 0]);
+        let mut counts = [0u32; 5];
+        let mut rng = fastrand::Rng::with_seed(42);
+        for _ in 0..40_000 {
+            if let Some(Pick::Ready(i)) = pick(&p, Some("m"), &[], 100, &mut rng) {
+                counts[i] += 1;
+            }
+        }
+        assert_eq!(counts[3], 0);
+        for i in [0, 1, 2, 4] {
+            assert!((9_000..11_000).contains(&counts[i]), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn a_nearly_all_cooling_pool_still_finds_its_one_usable_key_uniformly_via_the_scan() {
+        let mut ends = vec![999; 2_000];
+        ends[1_234] = 0;
+        ends[77] = 0;
+        let p = pool(&ends);
+        let mut rng = fastrand::Rng::with_seed(9);
+        let mut seen = [0u32; 2];
+        for _ in 0..400 {
+            match pick(&p, Some("m"), &[], 100, &mut rng) {
+                Some(Pick::Ready(77)) => seen[0] += 1,
+                Some(Pick::Ready(1_234)) => seen[1] += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(seen[0] > 120 && seen[1] > 120, "{seen:?}");
+    }
+}

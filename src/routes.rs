@@ -1,0 +1,116 @@
+//! The route table: a request's method and path → which handler owns it. Pure, so every route is unit-tested.
+//!
+//! `/api/compat/…` is matched before `/api/{provider}/…`. The path after the provider is checked here once:
+//! encoded slashes, backslashes and dot segments are refused, so nothing a client sends can climb out of the
+//! provider's prefix on the gateway.
+
+/// Which handler serves a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /health`.
+    Health,
+    /// `ANY /api/{provider}/{rest}`.
+    Native {
+        /// The provider slug as written in the path.
+        provider: &'a str,
+        /// Everything after `/api/{provider}/`, without the query.
+        rest: &'a str,
+    },
+    /// `POST /api/compat/chat/completions`.
+    CompatChat,
+    /// `POST /api/compat/embeddings`.
+    CompatEmbeddings,
+    /// `GET /api/compat/models`.
+    CompatModels,
+    /// A path under `/api/` that is malformed: answer 400 with this message.
+    BadApiPath(&'static str),
+    /// `/api/compat/…` with a path or method it does not serve.
+    CompatNotFound,
+    /// Everything else belongs to the admin site (pages, assets, `/admin/api/…`).
+    Admin,
+}
+
+/// Routes `path` (no query) for `method`.
+pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
+    if path == "/health" && method.eq_ignore_ascii_case("GET") {
+        return Route::Health;
+    }
+    let Some(api) = path.strip_prefix("/api/") else { return Route::Admin };
+    if let Some(compat) = api.strip_prefix("compat/") {
+        return match (method.to_ascii_uppercase().as_str(), compat.trim_end_matches('/')) {
+            ("POST", "chat/completions") => Route::CompatChat,
+            ("POST", "embeddings") => Route::CompatEmbeddings,
+            ("GET", "models") => Route::CompatModels,
+            _ => Route::CompatNotFound,
+        };
+    }
+    let (provider, rest) = api.split_once('/').unwrap_or((api, ""));
+    if provider.is_empty() {
+        return Route::BadApiPath("the path must be /api/{provider}/{provider path}");
+    }
+    if let Err(problem) = check_rest(rest) {
+        return Route::BadApiPath(problem);
+    }
+    Route::Native { provider, rest }
+}
+
+fn check_rest(rest: &str) -> Result<(), &'static str> {
+    let lower = rest.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || rest.contains('\\') {
+        return Err("encoded slashes and backslashes are not allowed in the provider path");
+    }
+    if rest.split('/').any(|s| matches!(s.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")) {
+        return Err("dot segments are not allowed in the provider path");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_and_compat_routes_are_matched_exactly() {
+        assert_eq!(route("GET", "/health"), Route::Health);
+        assert_eq!(route("POST", "/health"), Route::Admin);
+        assert_eq!(route("POST", "/api/compat/chat/completions"), Route::CompatChat);
+        assert_eq!(route("post", "/api/compat/chat/completions/"), Route::CompatChat);
+        assert_eq!(route("GET", "/api/compat/models"), Route::CompatModels);
+        assert_eq!(route("POST", "/api/compat/embeddings"), Route::CompatEmbeddings);
+        assert_eq!(route("GET", "/api/compat/chat/completions"), Route::CompatNotFound);
+        assert_eq!(route("POST", "/api/compat/anything"), Route::CompatNotFound);
+    }
+
+    #[test]
+    fn native_routes_split_provider_and_rest() {
+        assert_eq!(
+            route("POST", "/api/google-ai-studio/v1beta/models/gemini-2.5-flash:generateContent"),
+            Route::Native { provider: "google-ai-studio", rest: "v1beta/models/gemini-2.5-flash:generateContent" }
+        );
+        assert_eq!(route("GET", "/api/openai"), Route::Native { provider: "openai", rest: "" });
+        assert!(matches!(route("GET", "/api/"), Route::BadApiPath(_)));
+    }
+
+    #[test]
+    fn traversal_and_encoded_slashes_are_refused() {
+        for path in [
+            "/api/openai/../admin",
+            "/api/openai/v1/%2e%2e/x",
+            "/api/openai/v1%2Fchat",
+            "/api/openai/v1%5cchat",
+            "/api/openai/v1\\chat",
+            "/api/openai/./models",
+            "/api/openai/.%2E/x",
+        ] {
+            assert!(matches!(route("GET", path), Route::BadApiPath(_)), "{path}");
+        }
+        assert!(matches!(route("GET", "/api/openai/v1/files/file..abc"), Route::Native { .. }), "dots inside a segment are fine");
+    }
+
+    #[test]
+    fn everything_else_is_the_admin_site() {
+        for path in ["/", "/login", "/keys/openai", "/admin/api/keys", "/assets/app.css", "/apix"] {
+            assert_eq!(route("GET", path), Route::Admin, "{path}");
+        }
+    }
+}

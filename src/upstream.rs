@@ -1,0 +1,171 @@
+//! Where an attempt goes and what it carries: the upstream URL, and which client headers may travel with it.
+//!
+//! The base is AI Gateway (`https://gateway.ai.cloudflare.com/v1/{account}/{gateway}`, one gateway picked per
+//! attempt), or `AI_GATEWAY_BASE_URL` when set, or — with neither an account id nor a base URL — the provider's own
+//! base URL (direct mode, so a newcomer with only provider keys can run the Worker locally). Client headers pass
+//! through an allow-list: credentials, cookies and client IP headers never leave the Worker.
+
+use crate::config::Config;
+use crate::providers::Provider;
+
+/// Where a provider's requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Through AI Gateway: `{base}/{slug}/{rest}`.
+    Gateway(String),
+    /// Straight to the provider: `{direct base}/{rest}`.
+    Direct(&'static str),
+}
+
+/// Why a provider cannot be reached with this configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRoute;
+
+/// The route for `provider`'s next attempt; `gateway_pick` chooses among several gateway names.
+pub fn route(config: &Config, provider: &Provider, gateway_pick: usize) -> Result<Route, NoRoute> {
+    if let Some(base) = &config.gateway_base_url {
+        return Ok(Route::Gateway(base.clone()));
+    }
+    match (&config.account_id, config.gateways.is_empty()) {
+        (Some(account), false) => {
+            let gateway = &config.gateways[gateway_pick % config.gateways.len()];
+            Ok(Route::Gateway(format!("https://gateway.ai.cloudflare.com/v1/{account}/{gateway}")))
+        }
+        _ => provider.direct_base.map(Route::Direct).ok_or(NoRoute),
+    }
+}
+
+/// The full upstream URL for `rest` (the path after `/api/{provider}/`) and the client's query, minus `key`.
+pub fn upstream_url(route: &Route, provider: &Provider, rest: &str, query: &str) -> String {
+    let query = query_without_key(query);
+    let separator = if query.is_empty() { "" } else { "?" };
+    match route {
+        Route::Gateway(base) => format!("{base}/{}/{rest}{separator}{query}", provider.slug),
+        Route::Direct(base) => format!("{base}/{rest}{separator}{query}"),
+    }
+}
+
+/// The query string without any `key=` parameter (Gemini's way to pass a key; it is the service key here).
+pub fn query_without_key(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("key"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of `name` in a raw query string, percent-decoded.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.extend(u8::try_from(high * 16 + low).ok());
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (other, _, _) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Client request headers that travel upstream (lower-case). Everything else — `authorization`, the providers'
+/// key headers, `cookie`, `cf-connecting-ip`, `x-forwarded-for`, `x-real-ip`, `true-client-ip`, `cf-aig-authorization`
+/// — stays behind.
+pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
+    "accept",
+    "anthropic-beta",
+    "anthropic-version",
+    "cf-aig-cache-key",
+    "cf-aig-cache-ttl",
+    "cf-aig-skip-cache",
+    "content-type",
+    "http-referer",
+    "openai-beta",
+    "user-agent",
+    "x-goog-api-client",
+    "x-title",
+];
+
+/// Response headers that never reach the client.
+pub const STRIPPED_RESPONSE_HEADERS: &[&str] = &["set-cookie"];
+
+/// One line of the `x-one-balance-attempts` response header: which keys were tried and what each answer meant.
+pub fn attempts_header(attempts: &[(String, &'static str)]) -> String {
+    attempts.iter().map(|(id, verdict)| format!("{id}={verdict}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::find;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).expect("valid")
+    }
+
+    #[test]
+    fn gateway_urls_join_account_gateway_slug_path_and_query() {
+        let cfg = config(&[("CLOUDFLARE_ACCOUNT_ID", "abc123"), ("AI_GATEWAY", "gw1,gw2")]);
+        let gemini = find("google-ai-studio").expect("listed");
+        let route = route(&cfg, gemini, 1).expect("routable");
+        assert_eq!(route, Route::Gateway("https://gateway.ai.cloudflare.com/v1/abc123/gw2".to_string()));
+        let url = upstream_url(&route, gemini, "v1beta/models/gemini-2.5-flash:streamGenerateContent", "alt=sse&key=SECRET");
+        assert_eq!(
+            url,
+            "https://gateway.ai.cloudflare.com/v1/abc123/gw2/google-ai-studio/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        );
+    }
+
+    #[test]
+    fn the_base_url_override_wins_and_direct_mode_needs_a_direct_base() {
+        let openai = find("openai").expect("listed");
+        let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://127.0.0.1:9/v1/a/g"), ("CLOUDFLARE_ACCOUNT_ID", "abc")]);
+        assert_eq!(upstream_url(&route(&cfg, openai, 0).expect("ok"), openai, "models", ""), "http://127.0.0.1:9/v1/a/g/openai/models");
+        let bare = config(&[]);
+        let direct = route(&bare, openai, 0).expect("openai has a direct base");
+        assert_eq!(upstream_url(&direct, openai, "chat/completions", ""), "https://api.openai.com/v1/chat/completions");
+        assert_eq!(route(&bare, find("workers-ai").expect("listed"), 0), Err(NoRoute));
+    }
+
+    #[test]
+    fn only_the_key_parameter_is_dropped_from_the_query() {
+        assert_eq!(query_without_key("key=a&alt=sse&keyed=1&key=b&&x"), "alt=sse&keyed=1&x");
+        assert_eq!(query_without_key(""), "");
+        assert_eq!(query_param("alt=sse&key=a%2Bb+c", "key").as_deref(), Some("a+b c"));
+        assert_eq!(query_param("key=%zz%4", "key").as_deref(), Some("%zz%4"));
+        assert_eq!(query_param("alt=sse", "key"), None);
+    }
+
+    #[test]
+    fn credentials_cookies_and_client_ips_are_not_on_the_allow_list() {
+        for secret in ["authorization", "x-goog-api-key", "x-api-key", "api-key", "cookie", "cf-connecting-ip", "x-forwarded-for", "x-real-ip", "true-client-ip", "cf-aig-authorization"] {
+            assert!(!FORWARDED_REQUEST_HEADERS.contains(&secret), "{secret}");
+        }
+        assert!(FORWARDED_REQUEST_HEADERS.windows(2).all(|w| w[0] < w[1]), "sorted, lower-case");
+    }
+
+    #[test]
+    fn the_attempts_header_lists_short_ids_and_verdicts() {
+        let line = attempts_header(&[("1a2b3c4d".to_string(), "rate_limited"), ("9f8e7d6c".to_string(), "ok")]);
+        assert_eq!(line, "1a2b3c4d=rate_limited, 9f8e7d6c=ok");
+    }
+}
