@@ -8,6 +8,7 @@
 //! the isolate cache, `wait_until`, the clock) lives under [`edge`], which is compiled only for `wasm32`.
 
 pub mod api_error;
+pub mod compat;
 pub mod config;
 pub mod cooldown;
 pub mod hints;

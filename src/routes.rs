@@ -9,6 +9,19 @@
 pub enum Route<'a> {
     /// `GET /health`.
     Health,
+    /// A proxy route, served with the key pool.
+    Api(ApiRoute<'a>),
+    /// A path under `/api/` that is malformed: answer 400 with this message.
+    BadApiPath(&'static str),
+    /// `/api/compat/…` with a path or method it does not serve.
+    CompatNotFound,
+    /// Everything else belongs to the admin site (pages, assets, `/admin/api/…`).
+    Admin,
+}
+
+/// The routes that authenticate a service key and use the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRoute<'a> {
     /// `ANY /api/{provider}/{rest}`.
     Native {
         /// The provider slug as written in the path.
@@ -22,12 +35,6 @@ pub enum Route<'a> {
     CompatEmbeddings,
     /// `GET /api/compat/models`.
     CompatModels,
-    /// A path under `/api/` that is malformed: answer 400 with this message.
-    BadApiPath(&'static str),
-    /// `/api/compat/…` with a path or method it does not serve.
-    CompatNotFound,
-    /// Everything else belongs to the admin site (pages, assets, `/admin/api/…`).
-    Admin,
 }
 
 /// Routes `path` (no query) for `method`.
@@ -38,9 +45,9 @@ pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
     let Some(api) = path.strip_prefix("/api/") else { return Route::Admin };
     if let Some(compat) = api.strip_prefix("compat/") {
         return match (method.to_ascii_uppercase().as_str(), compat.trim_end_matches('/')) {
-            ("POST", "chat/completions") => Route::CompatChat,
-            ("POST", "embeddings") => Route::CompatEmbeddings,
-            ("GET", "models") => Route::CompatModels,
+            ("POST", "chat/completions") => Route::Api(ApiRoute::CompatChat),
+            ("POST", "embeddings") => Route::Api(ApiRoute::CompatEmbeddings),
+            ("GET", "models") => Route::Api(ApiRoute::CompatModels),
             _ => Route::CompatNotFound,
         };
     }
@@ -51,7 +58,7 @@ pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
     if let Err(problem) = check_rest(rest) {
         return Route::BadApiPath(problem);
     }
-    Route::Native { provider, rest }
+    Route::Api(ApiRoute::Native { provider, rest })
 }
 
 fn check_rest(rest: &str) -> Result<(), &'static str> {
@@ -73,10 +80,10 @@ mod tests {
     fn health_and_compat_routes_are_matched_exactly() {
         assert_eq!(route("GET", "/health"), Route::Health);
         assert_eq!(route("POST", "/health"), Route::Admin);
-        assert_eq!(route("POST", "/api/compat/chat/completions"), Route::CompatChat);
-        assert_eq!(route("post", "/api/compat/chat/completions/"), Route::CompatChat);
-        assert_eq!(route("GET", "/api/compat/models"), Route::CompatModels);
-        assert_eq!(route("POST", "/api/compat/embeddings"), Route::CompatEmbeddings);
+        assert_eq!(route("POST", "/api/compat/chat/completions"), Route::Api(ApiRoute::CompatChat));
+        assert_eq!(route("post", "/api/compat/chat/completions/"), Route::Api(ApiRoute::CompatChat));
+        assert_eq!(route("GET", "/api/compat/models"), Route::Api(ApiRoute::CompatModels));
+        assert_eq!(route("POST", "/api/compat/embeddings"), Route::Api(ApiRoute::CompatEmbeddings));
         assert_eq!(route("GET", "/api/compat/chat/completions"), Route::CompatNotFound);
         assert_eq!(route("POST", "/api/compat/anything"), Route::CompatNotFound);
     }
@@ -85,9 +92,9 @@ mod tests {
     fn native_routes_split_provider_and_rest() {
         assert_eq!(
             route("POST", "/api/google-ai-studio/v1beta/models/gemini-2.5-flash:generateContent"),
-            Route::Native { provider: "google-ai-studio", rest: "v1beta/models/gemini-2.5-flash:generateContent" }
+            Route::Api(ApiRoute::Native { provider: "google-ai-studio", rest: "v1beta/models/gemini-2.5-flash:generateContent" })
         );
-        assert_eq!(route("GET", "/api/openai"), Route::Native { provider: "openai", rest: "" });
+        assert_eq!(route("GET", "/api/openai"), Route::Api(ApiRoute::Native { provider: "openai", rest: "" }));
         assert!(matches!(route("GET", "/api/"), Route::BadApiPath(_)));
     }
 
@@ -104,7 +111,7 @@ mod tests {
         ] {
             assert!(matches!(route("GET", path), Route::BadApiPath(_)), "{path}");
         }
-        assert!(matches!(route("GET", "/api/openai/v1/files/file..abc"), Route::Native { .. }), "dots inside a segment are fine");
+        assert!(matches!(route("GET", "/api/openai/v1/files/file..abc"), Route::Api(ApiRoute::Native { .. })), "dots inside a segment are fine");
     }
 
     #[test]

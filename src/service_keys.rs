@@ -193,6 +193,12 @@ impl Grant {
         }
     }
 
+    /// The models this grant may use on `provider`: `None` when every model is allowed.
+    pub fn models_for(&self, provider: &str) -> Option<&[String]> {
+        let Scope::Restricted(grants) = &self.scope else { return None };
+        grants.iter().find(|g| g.provider == provider).map(|g| g.models.as_slice()).filter(|m| !m.is_empty())
+    }
+
     /// Whether this grant may use the admin page and API.
     pub fn permits_admin(&self) -> Result<(), Denial> {
         match self.scope {
@@ -293,6 +299,8 @@ mod tests {
         assert_eq!(grant.permits("anthropic", None), Err(Denial::ProviderNotAllowed));
         assert_eq!(grant.permits_admin(), Err(Denial::NotAdmin));
         assert!(grant.permits("openai", None).is_ok(), "a models listing names no model");
+        assert_eq!(grant.models_for("openai"), Some(&["gpt-4o".to_string()][..]));
+        assert_eq!(k.authenticate("app", 0).expect("known").models_for("anthropic"), None);
     }
 
     #[test]

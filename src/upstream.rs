@@ -35,12 +35,13 @@ pub fn route(config: &Config, provider: &Provider, gateway_pick: usize) -> Resul
     }
 }
 
-/// The full upstream URL for `rest` (the path after `/api/{provider}/`) and the client's query, minus `key`.
-pub fn upstream_url(route: &Route, provider: &Provider, rest: &str, query: &str) -> String {
+/// The full upstream URL for `rest` under `segment` (the provider slug, or `compat` for AI Gateway's own
+/// OpenAI-compatible endpoint) and the client's query, minus `key`. A direct route has no segment.
+pub fn upstream_url(route: &Route, segment: &str, rest: &str, query: &str) -> String {
     let query = query_without_key(query);
     let separator = if query.is_empty() { "" } else { "?" };
     match route {
-        Route::Gateway(base) => format!("{base}/{}/{rest}{separator}{query}", provider.slug),
+        Route::Gateway(base) => format!("{base}/{segment}/{rest}{separator}{query}"),
         Route::Direct(base) => format!("{base}/{rest}{separator}{query}"),
     }
 }
@@ -128,7 +129,7 @@ mod tests {
         let gemini = find("google-ai-studio").expect("listed");
         let route = route(&cfg, gemini, 1).expect("routable");
         assert_eq!(route, Route::Gateway("https://gateway.ai.cloudflare.com/v1/abc123/gw2".to_string()));
-        let url = upstream_url(&route, gemini, "v1beta/models/gemini-2.5-flash:streamGenerateContent", "alt=sse&key=SECRET");
+        let url = upstream_url(&route, gemini.slug, "v1beta/models/gemini-2.5-flash:streamGenerateContent", "alt=sse&key=SECRET");
         assert_eq!(
             url,
             "https://gateway.ai.cloudflare.com/v1/abc123/gw2/google-ai-studio/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
@@ -139,10 +140,10 @@ mod tests {
     fn the_base_url_override_wins_and_direct_mode_needs_a_direct_base() {
         let openai = find("openai").expect("listed");
         let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://127.0.0.1:9/v1/a/g"), ("CLOUDFLARE_ACCOUNT_ID", "abc")]);
-        assert_eq!(upstream_url(&route(&cfg, openai, 0).expect("ok"), openai, "models", ""), "http://127.0.0.1:9/v1/a/g/openai/models");
+        assert_eq!(upstream_url(&route(&cfg, openai, 0).expect("ok"), "openai", "models", ""), "http://127.0.0.1:9/v1/a/g/openai/models");
         let bare = config(&[]);
         let direct = route(&bare, openai, 0).expect("openai has a direct base");
-        assert_eq!(upstream_url(&direct, openai, "chat/completions", ""), "https://api.openai.com/v1/chat/completions");
+        assert_eq!(upstream_url(&direct, "openai", "chat/completions", ""), "https://api.openai.com/v1/chat/completions");
         assert_eq!(route(&bare, find("workers-ai").expect("listed"), 0), Err(NoRoute));
     }
 

@@ -1,8 +1,10 @@
 //! The Worker's fetch entry point: route, then hand the request to its handler. Errors become responses here.
 
-use super::{app, native, request, respond};
+use super::app::{self, App};
+use super::{compat, native, request, respond};
 use crate::api_error::ApiError;
-use crate::routes::{route, Route};
+use crate::compat::Operation;
+use crate::routes::{route, ApiRoute, Route};
 use web_sys::{Request, Response};
 use worker::{event, Context, Env, Result};
 
@@ -10,25 +12,27 @@ use worker::{event, Context, Env, Result};
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let url = req.url();
     let (path, query) = request::split_url(&url);
-    let method = req.method();
-    let outcome = match route(&method, path) {
+    let outcome = match route(&req.method(), path) {
         Route::Health => return respond::fixed(200, "text/plain; charset=utf-8", "ok"),
-        Route::Native { provider, rest } => match app::app(&env) {
-            Ok(app) => native::handle(&app, &req, provider, rest, query, &env, &ctx).await,
-            Err(error) => Err(error),
-        },
-        Route::CompatChat | Route::CompatEmbeddings | Route::CompatModels => {
-            Err(ApiError::not_found("not_implemented", "the OpenAI-compatible endpoint is not available yet"))
-        }
+        Route::Admin => return respond::fixed(404, "text/plain; charset=utf-8", "not found"),
         Route::BadApiPath(problem) => Err(ApiError::bad_request("bad_path", problem)),
         Route::CompatNotFound => Err(ApiError::not_found(
             "unknown_route",
             "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
         )),
-        Route::Admin => return respond::fixed(404, "text/plain; charset=utf-8", "not found"),
+        Route::Api(api) => match app::app(&env) {
+            Ok(app) => serve_api(&app, api, &req, query, &env, &ctx).await,
+            Err(error) => Err(error),
+        },
     };
-    match outcome {
-        Ok(response) => Ok(response),
-        Err(error) => respond::api_error(&error, None),
+    outcome.or_else(|error| respond::api_error(&error, None))
+}
+
+async fn serve_api(app: &App, api: ApiRoute<'_>, req: &Request, query: &str, env: &Env, ctx: &Context) -> std::result::Result<Response, ApiError> {
+    match api {
+        ApiRoute::Native { provider, rest } => native::handle(app, req, provider, rest, query, env, ctx).await,
+        ApiRoute::CompatChat => compat::handle(app, req, Operation::Chat, env, ctx).await,
+        ApiRoute::CompatEmbeddings => compat::handle(app, req, Operation::Embeddings, env, ctx).await,
+        ApiRoute::CompatModels => compat::models(app, req, env, ctx).await,
     }
 }

@@ -29,8 +29,12 @@ use worker::{console_error, Context, Delay, Env};
 pub struct Outbound {
     /// The provider's facts.
     pub provider: &'static Provider,
-    /// The path after the provider slug.
+    /// The path segment after the gateway base (the provider slug, or `compat`).
+    pub segment: &'static str,
+    /// The path after that segment.
     pub rest: String,
+    /// Where the pool key goes.
+    pub key_placement: KeyPlacement,
     /// The client's raw query string (`key` is dropped when the URL is built).
     pub query: String,
     /// HTTP method.
@@ -231,10 +235,9 @@ fn build_request(
     short_id: &str,
     attempt: usize,
 ) -> Result<Request, wasm_bindgen::JsValue> {
-    let provider = outbound.provider;
-    let url = upstream::upstream_url(route, provider, &outbound.rest, &outbound.query);
+    let url = upstream::upstream_url(route, outbound.segment, &outbound.rest, &outbound.query);
     let headers = Headers::new_with_headers(&outbound.headers)?;
-    let placement: KeyPlacement = provider.key_placement_for(&outbound.rest);
+    let placement = outbound.key_placement;
     headers.set(placement.header_name(), &placement.header_value(key))?;
     if let Route::Gateway(_) = route {
         if let Some(token) = &app.gateway_token {

@@ -3,6 +3,7 @@
 
 mod app;
 mod clock;
+mod compat;
 mod entry;
 mod forward;
 mod key_cache;

@@ -49,6 +49,8 @@ pub async fn handle(
 
     let outbound = Outbound {
         provider,
+        segment: provider.slug,
+        key_placement: provider.key_placement_for(rest),
         rest: rest.to_string(),
         query: query.to_string(),
         method,

@@ -168,6 +168,20 @@ impl KeyPool {
         }
     }
 
+    /// Model names the pool has cooldowns for, from at most `limit` keys: the models it has actually served.
+    pub fn known_models(&self, limit: usize) -> Vec<String> {
+        let mut models: Vec<String> = self
+            .keys
+            .iter()
+            .take(limit)
+            .flat_map(|k| k.coolings.iter().map(|(m, _)| m.clone()))
+            .filter(|m| m != ALL_MODELS)
+            .collect();
+        models.sort();
+        models.dedup();
+        models
+    }
+
     /// The soonest moment any usable key is free for `model`, if every usable key is cooling.
     pub fn earliest_free_s(&self, model: Option<&str>, now_s: u64) -> Option<u64> {
         (0..self.keys.len())
@@ -252,6 +266,13 @@ mod tests {
         fresh.carry_recent_learning(&old, 1_120, 30);
         assert!(!fresh.is_blocked(0), "learned 120 s ago: D1 has had time to show it");
         assert!(fresh.is_blocked(1));
+    }
+
+    #[test]
+    fn known_models_are_the_models_with_state_except_the_all_models_entry() {
+        let pool = KeyPool::new(vec![key("a", &[("m2", 1), ("*", 5)]), key("b", &[("m1", 1), ("m2", 1)])]);
+        assert_eq!(pool.known_models(10), vec!["m1", "m2"]);
+        assert_eq!(pool.known_models(1), vec!["m2"]);
     }
 
     #[test]

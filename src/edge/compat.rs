@@ -1,0 +1,186 @@
+//! `/api/compat/…`: the OpenAI-compatible API. Authenticate (Bearer) → parse `model` → route to the provider's
+//! own OpenAI-style path → the same attempt loop as the native proxy.
+
+use super::app::App;
+use super::forward::{forward, Outbound};
+use super::{clock, key_cache, request};
+use crate::api_error::ApiError;
+use crate::compat::{self, Operation};
+use crate::providers::{self, KeyPlacement, Provider};
+use crate::request_model::{check_model, split_compat_model, CompatModelError};
+use crate::service_keys::Grant;
+use crate::upstream::{self, Route};
+use futures_util::future::join_all;
+use js_sys::futures::JsFuture;
+use js_sys::{ArrayBuffer, Uint8Array};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Headers, Request, Response};
+use worker::{Context, Env};
+
+#[derive(Deserialize)]
+struct ModelField<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+}
+
+fn authenticate<'a>(app: &'a App, req: &Request) -> Result<&'a Grant, ApiError> {
+    let presented = request::presented_key(&req.headers(), [KeyPlacement::Bearer].into_iter(), None)?;
+    app.service_keys.authenticate(&presented, clock::now_s()).map_err(|d| ApiError::denied(d.status(), d.message()))
+}
+
+fn known_provider(slug: &str) -> Result<&'static Provider, ApiError> {
+    let provider = providers::find(slug).ok_or_else(|| {
+        ApiError::bad_request("unknown_provider", format!("unknown provider {slug:?} in \"model\": use e.g. \"google-ai-studio/gemini-2.5-flash\""))
+    })?;
+    if !provider.poolable {
+        return Err(ApiError::bad_request("provider_not_poolable", format!("{slug} does not use static API keys and cannot be pooled")));
+    }
+    Ok(provider)
+}
+
+/// `POST /api/compat/chat/completions` and `POST /api/compat/embeddings`.
+pub async fn handle(app: &App, req: &Request, operation: Operation, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+    let grant = authenticate(app, req)?;
+    let Some((_, bytes)) = request::read_body(req).await? else {
+        return Err(ApiError::bad_request("missing_body", "send a JSON body"));
+    };
+    let parsed: ModelField<'_> = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not a valid JSON object: {e}")))?;
+    let full_model = parsed.model.ok_or(CompatModelError::Missing).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
+    let (slug, model) = split_compat_model(&full_model).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
+    let provider = known_provider(slug)?;
+    check_model(model).map_err(|problem| ApiError::bad_request("invalid_model", problem))?;
+    grant.permits(provider.slug, Some(model)).map_err(|d| ApiError::denied(d.status(), d.message()))?;
+
+    let target = compat::target(provider, operation, model).map_err(|_| {
+        ApiError::bad_request("unsupported_operation", format!("{} has no OpenAI-style embeddings endpoint", provider.slug))
+    })?;
+    if target.needs_gateway && matches!(upstream::route(&app.config, provider, 0), Ok(Route::Direct(_)) | Err(_)) {
+        return Err(ApiError::bad_request(
+            "needs_gateway",
+            format!("{} is served through AI Gateway's compat endpoint: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY", provider.slug),
+        ));
+    }
+    let body = compat::replace_model(&bytes, &target.upstream_model)
+        .ok_or_else(|| ApiError::bad_request("invalid_model", "\"model\" must be a string at the top level of the body"))?;
+    let outbound = Outbound {
+        provider,
+        segment: target.slug_segment,
+        rest: target.rest.to_string(),
+        key_placement: target.key_placement,
+        query: String::new(),
+        method: "POST".to_string(),
+        headers: request::forwarded_headers(&req.headers())?,
+        body: Some(Uint8Array::from(body.as_slice())),
+        model: Some(model.to_string()),
+    };
+    forward(app, env, ctx, outbound).await
+}
+
+/// How long a provider's models listing is reused in this isolate.
+const MODEL_LIST_TTL_MS: u64 = 10 * 60 * 1_000;
+
+thread_local! {
+    static MODEL_LISTS: RefCell<HashMap<&'static str, (Rc<Vec<String>>, u64)>> = RefCell::new(HashMap::new());
+    static ACTIVE_PROVIDERS: RefCell<Option<(Rc<Vec<String>>, u64)>> = const { RefCell::new(None) };
+}
+
+/// `GET /api/compat/models`: the `provider/model` ids the caller may use, over providers with active keys.
+pub async fn models(app: &App, req: &Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+    let grant = authenticate(app, req)?;
+    let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
+    let now_ms = clock::now_ms();
+    let slugs = active_providers(&db, now_ms, u64::from(app.config.key_cache_ttl_s) * 1_000).await?;
+    let usable: Vec<&'static Provider> = slugs
+        .iter()
+        .filter_map(|slug| providers::find(slug))
+        .filter(|p| p.poolable && grant.permits(p.slug, None).is_ok())
+        .collect();
+    let lists = join_all(usable.iter().map(|provider| async move {
+        let ids = match grant.models_for(provider.slug) {
+            Some(allowed) => allowed.to_vec(),
+            None => listing(app, env, ctx, provider, now_ms).await,
+        };
+        ids.into_iter().map(|id| format!("{}/{id}", provider.slug)).collect::<Vec<_>>()
+    }))
+    .await;
+    let ids: Vec<String> = lists.into_iter().flatten().collect();
+    let body = compat::models_response(&ids, now_ms / 1_000);
+    super::respond::fixed(200, "application/json", &body).map_err(|_| ApiError::misconfigured("could not build the response"))
+}
+
+#[derive(Deserialize)]
+struct ProviderRow {
+    provider: String,
+}
+
+async fn active_providers(db: &worker::D1Database, now_ms: u64, ttl_ms: u64) -> Result<Rc<Vec<String>>, ApiError> {
+    let cached = ACTIVE_PROVIDERS.with(|c| c.borrow().clone());
+    if let Some((list, at_ms)) = cached {
+        if now_ms.saturating_sub(at_ms) < ttl_ms {
+            return Ok(list);
+        }
+    }
+    let rows = db
+        .prepare("SELECT DISTINCT provider FROM keys WHERE status = 'active' ORDER BY provider")
+        .all()
+        .await
+        .and_then(|r| r.results::<ProviderRow>())
+        .map_err(|e| ApiError::misconfigured(format!("reading providers from D1 failed ({e}); are the migrations applied?")))?;
+    let list = Rc::new(rows.into_iter().map(|r| r.provider).collect::<Vec<_>>());
+    ACTIVE_PROVIDERS.with(|c| *c.borrow_mut() = Some((list.clone(), now_ms)));
+    Ok(list)
+}
+
+/// A provider's model ids: its own listing through the pool (cached), else the models its keys have served.
+async fn listing(app: &App, env: &Env, ctx: &Context, provider: &'static Provider, now_ms: u64) -> Vec<String> {
+    let cached = MODEL_LISTS.with(|m| m.borrow().get(provider.slug).cloned());
+    if let Some((ids, at_ms)) = cached {
+        if now_ms.saturating_sub(at_ms) < MODEL_LIST_TTL_MS {
+            return ids.to_vec();
+        }
+    }
+    let fetched = match provider.models_path {
+        Some(path) => fetch_listing(app, env, ctx, provider, path).await,
+        None => Vec::new(),
+    };
+    if !fetched.is_empty() {
+        MODEL_LISTS.with(|m| m.borrow_mut().insert(provider.slug, (Rc::new(fetched.clone()), now_ms)));
+        return fetched;
+    }
+    let Ok(db) = env.d1("DB") else { return Vec::new() };
+    match key_cache::pool(&db, provider.slug, app.config.key_cache_ttl_s, now_ms).await {
+        Ok(pool) => pool.borrow().known_models(1_000),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn fetch_listing(app: &App, env: &Env, ctx: &Context, provider: &'static Provider, path: &'static str) -> Vec<String> {
+    let Ok(headers) = Headers::new() else { return Vec::new() };
+    let outbound = Outbound {
+        provider,
+        segment: provider.slug,
+        rest: path.to_string(),
+        key_placement: provider.key_placement_for(path),
+        query: String::new(),
+        method: "GET".to_string(),
+        headers,
+        body: None,
+        model: None,
+    };
+    let Ok(response) = forward(app, env, ctx, outbound).await else { return Vec::new() };
+    if !(200..300).contains(&response.status()) {
+        return Vec::new();
+    }
+    let Ok(promise) = response.array_buffer() else { return Vec::new() };
+    let buffer: Result<JsValue, JsValue> = JsFuture::from(promise).await;
+    match buffer {
+        Ok(buffer) => compat::parse_model_list(&Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>()).to_vec()),
+        Err(_) => Vec::new(),
+    }
+}
