@@ -4,6 +4,7 @@
 //
 // Steps, in order; the first failure stops the run with what to do next:
 //   1. check the inputs (AUTH_KEY, overrides) and the Cloudflare login (`wrangler whoami --json`), pick the account
+//      (like wrangler: account_id in wrangler.jsonc, else CLOUDFLARE_ACCOUNT_ID, else the only account of the login)
 //   2. create wrangler.jsonc from the template if missing, check it, fill vars.CLOUDFLARE_ACCOUNT_ID if empty and
 //      apply the overrides AI_GATEWAY / CONSECUTIVE_429_THRESHOLD / MAX_ATTEMPTS given in the environment
 //   3. AUTH_KEY: validate it when given; when not given, require that the Worker already has the secret
@@ -113,8 +114,8 @@ async function main() {
     throw new Stop(
       `wrangler.jsonc sets ${plainSecrets.join(" and ")} in "vars". A var is stored and shown in plain text, and ` +
         "deploying it would replace the Worker's secret of the same name.",
-      `Delete ${plainSecrets.map((n) => `"${n}"`).join(" and ")} from "vars" in wrangler.jsonc and re-run ` +
-        `(keep the value: pass it as ${plainSecrets[0]}=… npm run deploycf, or see DEPLOY.md for AI_GATEWAY_TOKEN).`,
+      `Delete ${plainSecrets.map((n) => `"${n}"`).join(" and ")} from "vars" in wrangler.jsonc and re-run; a ` +
+        "secret is set with AUTH_KEY=… npm run deploycf, or `npx wrangler secret put AI_GATEWAY_TOKEN` (see DEPLOY.md).",
     );
   }
   const configured = config.vars.CLOUDFLARE_ACCOUNT_ID;
@@ -234,15 +235,34 @@ async function whoami(run) {
     result = await run(["whoami"]);
     user = parseWhoamiTable(result.output);
   }
-  if (!user || !user.loggedIn) {
-    const detail = user ? "" : `\n${tail(result)}`;
-    throw new Stop(`You are not logged in to Cloudflare (wrangler whoami failed).${detail}`, LOGIN_HELP);
+  const node = /requires at least Node\.js (v?\d+(?:\.\d+)*)/i.exec(result.output);
+  if (node) {
+    throw new Stop(
+      `This wrangler needs Node.js ${node[1]} or newer; it runs on the \`node\` found on PATH.`,
+      "Install a newer Node.js (see DEPLOY.md, \"Node version\"), then `npm ci` and re-run.",
+    );
   }
-  const wanted = process.env.CLOUDFLARE_ACCOUNT_ID;
+  if (user && !user.loggedIn) throw new Stop("You are not logged in to Cloudflare.", LOGIN_HELP);
+  if (!user) {
+    throw new Stop(
+      `wrangler whoami failed, so the login could not be checked:\n${tail(result)}`,
+      `If the message is about credentials: ${LOGIN_HELP} Otherwise fix what it says and re-run.`,
+    );
+  }
+  // Same precedence as wrangler: account_id in wrangler.jsonc, then CLOUDFLARE_ACCOUNT_ID.
+  const fromConfig = configuredAccountId();
+  const fromEnv = process.env.CLOUDFLARE_ACCOUNT_ID;
+  if (fromConfig && fromEnv && fromConfig !== fromEnv) {
+    throw new Stop(
+      `wrangler.jsonc sets account_id ${fromConfig}, and CLOUDFLARE_ACCOUNT_ID is ${fromEnv}; wrangler would use the first.`,
+      "Make them agree, or unset one of them, and re-run.",
+    );
+  }
+  const wanted = fromConfig || fromEnv;
   if (wanted) {
     const known = user.accounts.find((a) => a.id === wanted);
     if (!known && user.accounts.length) {
-      warn(`CLOUDFLARE_ACCOUNT_ID ${wanted} is not among the accounts wrangler whoami lists; using it anyway.`);
+      warn(`Account ${wanted} is not among the accounts wrangler whoami lists; using it anyway.`);
     }
     return { id: wanted, name: known?.name ?? "" };
   }
@@ -258,6 +278,16 @@ async function whoami(run) {
     `These credentials reach ${user.accounts.length} accounts:\n${list}`,
     "Choose one: CLOUDFLARE_ACCOUNT_ID=<id> npm run deploycf",
   );
+}
+
+// The top-level account_id of an existing wrangler.jsonc, which wrangler itself honours; read errors are left to step 2.
+function configuredAccountId() {
+  try {
+    const id = readConfig(readFileSync(join(root, "wrangler.jsonc"), "utf8")).accountId;
+    return isAccountId(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // Step 2: wrangler deploy runs build.command; check its tools exist before anything on Cloudflare changes.

@@ -169,6 +169,20 @@ describe("deploycf", { concurrency: 4 }, () => {
     assert.equal(box.config(), undefined);
   });
 
+  test("a whoami that fails for another reason shows wrangler's message, and an old Node is named as such", async (t) => {
+    const offline = open(t, { state: { fail: { whoami: "Unable to resolve Cloudflare's API hostname (api.cloudflare.com or dash.cloudflare.com)." } } });
+    const result = await offline.deploy({ AUTH_KEY: newKey() });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /wrangler whoami failed[^]*Unable to resolve Cloudflare's API hostname/);
+    assert.deepEqual(offline.commands(), ["whoami --json"]);
+
+    const oldNode = open(t, { state: { fail: { whoami: "Wrangler requires at least Node.js v22.12.0. You are using v20.20.2." } } });
+    const refused = await oldNode.deploy({ AUTH_KEY: newKey() });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /needs Node\.js v22\.12\.0 or newer/);
+    assert.doesNotMatch(refused.stderr, /not logged in/);
+  });
+
   test("a wrangler without `whoami --json` is read from its table, and a logged-out one is caught", async (t) => {
     const box = open(t, { state: { whoamiJson: false } });
     const ok = await box.deploy({ AUTH_KEY: newKey() });
@@ -194,6 +208,21 @@ describe("deploycf", { concurrency: 4 }, () => {
     assert.equal(chosen.code, 0, chosen.stderr);
     assert.match(box.config(), new RegExp(`"CLOUDFLARE_ACCOUNT_ID": "${other}"`));
     assert.ok(box.calls().slice(1).every((c) => c.command === "whoami" || c.accountEnv === other));
+  });
+
+  test("with several accounts, account_id in wrangler.jsonc chooses one, as it does for wrangler", async (t) => {
+    const other = "fedcba9876543210fedcba9876543210";
+    const accounts = [{ id: ACCOUNT, name: "Personal" }, { id: other, name: "Work" }];
+    const config = template().replace('"name": "one-balance",', `"name": "one-balance",\n  "account_id": "${other}",`);
+    const box = open(t, { state: { accounts }, config });
+    const result = await box.deploy({ AUTH_KEY: newKey() });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(box.config(), new RegExp(`"CLOUDFLARE_ACCOUNT_ID": "${other}"`));
+    assert.equal(box.calls().at(-1).accountEnv, other);
+
+    const conflicting = await box.deploy({ CLOUDFLARE_ACCOUNT_ID: ACCOUNT });
+    assert.equal(conflicting.code, 1);
+    assert.match(conflicting.stderr, /Make them agree/);
   });
 
   test("a configured account id that differs from the deploy account stops the deploy", async (t) => {

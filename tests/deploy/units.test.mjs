@@ -176,3 +176,25 @@ describe("reading wrangler output", () => {
     assert.equal(parseDeployUrl("No targets deployed for one-balance"), undefined);
   });
 });
+
+describe("DEPLOY.md and DEPLOY.zh-CN.md", () => {
+  const en = readFileSync(join(repo, "DEPLOY.md"), "utf8");
+  const zh = readFileSync(join(repo, "DEPLOY.zh-CN.md"), "utf8");
+  const outline = (text) => text.split("\n").filter((l) => /^#{1,3} /.test(l)).map((l) => l.split(" ")[0]);
+
+  test("keep the same sections in the same order and the same code blocks", () => {
+    assert.deepEqual(outline(zh), outline(en));
+    const blocks = (text) => [...text.matchAll(/```[a-z]*\n([\s\S]*?)```/g)].map((m) => m[1].replace(/#.*$/gm, "").replace(/\s+/g, " "));
+    assert.equal(blocks(zh).length, blocks(en).length);
+  });
+
+  test("name only npm scripts that exist, and every variable deploycf reads", () => {
+    const scripts = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).scripts;
+    for (const text of [en, zh]) {
+      for (const [, name] of text.matchAll(/npm run ([\w:-]+)/g)) assert.ok(name in scripts, `npm run ${name}`);
+      for (const name of ["AUTH_KEY", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_TOKEN", "AI_GATEWAY", "CONSECUTIVE_429_THRESHOLD", "MAX_ATTEMPTS", "ONE_BALANCE_WRANGLER", "AI_GATEWAY_TOKEN"]) {
+        assert.ok(text.includes(`\`${name}\``), name);
+      }
+    }
+  });
+});
