@@ -42,26 +42,30 @@ pub fn model_path(model: &str) -> String {
 }
 
 /// Cools (key, model) atomically: `?3` is the end the hint asked for, `?4` the daily reset the streak rule sends
-/// the key to, `?5` the streak threshold, `?7` the streak step (1 for a rate limit, 0 for exhaustion).
+/// the key to, `?5` the streak threshold, `?6` now, `?7` the streak step (1 for a rate limit, 0 for exhaustion).
+/// Bound numbers arrive as JS numbers; they are cast to INTEGER once, in `p`, so the row keeps integer columns.
 const COOL_SQL: &str = "
 UPDATE keys SET
-  model_coolings = json_set(c.doc, ?2, json_object('end_at', c.new_end, 'total_seconds', c.old_total + c.added, 'streak', c.new_streak)),
+  model_coolings = json_set(c.doc, c.path, json_object('end_at', c.new_end, 'total_seconds', c.old_total + c.added, 'streak', c.new_streak)),
   total_cooling_seconds = keys.total_cooling_seconds + c.added,
-  updated_at = ?6
+  updated_at = c.now_s
 FROM (
-  SELECT id AS cid, doc, new_end, new_streak, old_total, max(0, new_end - max(old_end, ?6)) AS added FROM (
-    SELECT id, doc, old_end, old_total,
-      CASE WHEN ?7 > 0 AND old_streak + ?7 >= ?5 THEN max(old_end, ?3, ?4) ELSE max(old_end, ?3) END AS new_end,
-      CASE WHEN ?7 > 0 AND old_streak + ?7 >= ?5 THEN 0 ELSE old_streak + ?7 END AS new_streak
+  SELECT id AS cid, path, doc, now_s, new_end, new_streak, old_total, max(0, new_end - max(old_end, now_s)) AS added FROM (
+    SELECT id, path, doc, now_s, old_end, old_total,
+      CASE WHEN step > 0 AND old_streak + step >= threshold THEN max(old_end, hint_end, reset_at) ELSE max(old_end, hint_end) END AS new_end,
+      CASE WHEN step > 0 AND old_streak + step >= threshold THEN 0 ELSE old_streak + step END AS new_streak
     FROM (
-      SELECT id, doc,
-        CAST(COALESCE(json_extract(doc, ?2 || '.end_at'), 0) AS INTEGER) AS old_end,
-        CAST(COALESCE(json_extract(doc, ?2 || '.total_seconds'), 0) AS INTEGER) AS old_total,
-        CAST(COALESCE(json_extract(doc, ?2 || '.streak'), 0) AS INTEGER) AS old_streak
+      SELECT id, path, doc, hint_end, reset_at, threshold, now_s, step,
+        CAST(COALESCE(json_extract(doc, path || '.end_at'), 0) AS INTEGER) AS old_end,
+        CAST(COALESCE(json_extract(doc, path || '.total_seconds'), 0) AS INTEGER) AS old_total,
+        CAST(COALESCE(json_extract(doc, path || '.streak'), 0) AS INTEGER) AS old_streak
       FROM (
-        SELECT id, CASE WHEN json_valid(model_coolings) THEN
-                 CASE WHEN json_type(model_coolings) = 'object' THEN model_coolings ELSE '{}' END
-               ELSE '{}' END AS doc
+        SELECT id, ?2 AS path,
+          CAST(?3 AS INTEGER) AS hint_end, CAST(?4 AS INTEGER) AS reset_at, CAST(?5 AS INTEGER) AS threshold,
+          CAST(?6 AS INTEGER) AS now_s, CAST(?7 AS INTEGER) AS step,
+          CASE WHEN json_valid(model_coolings) THEN
+            CASE WHEN json_type(model_coolings) = 'object' THEN model_coolings ELSE '{}' END
+          ELSE '{}' END AS doc
         FROM keys WHERE id = ?1
       )
     )
@@ -111,7 +115,7 @@ pub async fn cool(db: &D1Database, write: &CoolWrite<'_>) -> Result<()> {
 /// Ends a 429 streak after a success; touches nothing when there is no streak.
 pub async fn clear_streak(db: &D1Database, key_id: &str, model: &str, now_s: u64) -> Result<()> {
     db.prepare(
-        "UPDATE keys SET model_coolings = json_set(model_coolings, ?2 || '.streak', 0), updated_at = ?3
+        "UPDATE keys SET model_coolings = json_set(model_coolings, ?2 || '.streak', 0), updated_at = CAST(?3 AS INTEGER)
          WHERE id = ?1 AND json_valid(model_coolings) AND COALESCE(json_extract(model_coolings, ?2 || '.streak'), 0) > 0",
     )
     .bind(&[JsValue::from_str(key_id), JsValue::from_str(&model_path(model)), num(now_s)])?
@@ -122,7 +126,7 @@ pub async fn clear_streak(db: &D1Database, key_id: &str, model: &str, now_s: u64
 
 /// Marks a key blocked (reversible on the admin page).
 pub async fn block(db: &D1Database, key_id: &str, now_s: u64) -> Result<()> {
-    db.prepare("UPDATE keys SET status = 'blocked', updated_at = ?2 WHERE id = ?1 AND status <> 'blocked'")
+    db.prepare("UPDATE keys SET status = 'blocked', updated_at = CAST(?2 AS INTEGER) WHERE id = ?1 AND status <> 'blocked'")
         .bind(&[JsValue::from_str(key_id), num(now_s)])?
         .run()
         .await?;
