@@ -69,6 +69,16 @@ describe("mock upstream", () => {
     assert.equal((await alive.json()).candidates[0].content.parts[0].text, "alive");
   });
 
+  test("a reply function that throws answers 500 instead of crashing the mock", async () => {
+    mock.reset();
+    mock.on({ path: "/boom" }, () => {
+      throw new Error("scripted failure");
+    });
+    const res = await fetch(`${mock.url}/boom`);
+    assert.equal(res.status, 500);
+    assert.match(await res.text(), /scripted failure/);
+  });
+
   test("streams chunks one by one: a held-back chunk does not hold back the ones before it", async () => {
     mock.reset();
     const gate = deferred();

@@ -116,9 +116,12 @@ export async function startMock({ defaultReply = DEFAULT_REPLY } = {}) {
       const record = recordOf(req, Buffer.concat(parts));
       mock.requests.push(record);
       for (const w of [...waiters]) w.check();
-      let reply = queue.length > 0 ? queue.shift() : rules.find((rule) => rule.match(record))?.reply;
-      reply ??= defaultReply;
-      Promise.resolve(typeof reply === "function" ? reply(record) : reply)
+      // Inside the promise chain, so a throwing matcher or reply function answers 500 instead of crashing the mock.
+      Promise.resolve()
+        .then(() => {
+          const reply = queue.length > 0 ? queue.shift() : (rules.find((rule) => rule.match(record))?.reply ?? defaultReply);
+          return typeof reply === "function" ? reply(record) : reply;
+        })
         .then((r) => send(res, r ?? defaultReply))
         .catch((err) => {
           if (!res.headersSent) {
@@ -132,8 +135,6 @@ export async function startMock({ defaultReply = DEFAULT_REPLY } = {}) {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  // Keep-alive connections from workerd may idle between tests; they must not keep Node alive on their own.
-  server.keepAliveTimeout = 5_000;
 
   const wait = (ms) =>
     new Promise((resolve) => {

@@ -4,7 +4,7 @@
 //   const w = await startWorker({ vars: { AUTH_KEY: "…" }, mock });
 //   const res = await fetch(`${w.url}/health`);
 //   await w.d1.all("SELECT * FROM keys WHERE provider = ?", "openai");
-//   w.logs.join("\n");             // everything the Worker printed
+//   w.logs.join("\n");             // everything the Worker printed (OB_SHOW_WORKER_LOGS=1 also echoes it to stderr)
 //   await w.stop();
 //
 // Why Miniflare and not `wrangler dev` here: it is ready in well under a second, adds far less overhead per request
@@ -101,8 +101,10 @@ export async function startWorker({ vars = {}, mock, script, startTimeoutMs = 30
 
   const logs = [];
   const logWaiters = new Set();
+  const echo = process.env.OB_SHOW_WORKER_LOGS === "1";
   const pushLog = (line) => {
     logs.push(line);
+    if (echo) process.stderr.write(`[worker] ${line}\n`);
     for (const w of [...logWaiters]) w(line);
   };
   const captureStream = (stream, prefix) => {
