@@ -3,6 +3,8 @@
 //! Raw strings never leave this module: [`Config::from_lookup`] validates every value and names the variable in its
 //! error, so a typo in `wrangler.jsonc` shows up as a clear message rather than a silent default.
 
+use crate::providers;
+use crate::throttle::ThrottleConfig;
 use std::fmt;
 
 /// Validated configuration of one Worker deployment.
@@ -22,6 +24,12 @@ pub struct Config {
     pub key_cache_ttl_s: u32,
     /// Milliseconds an upstream may take to send response headers.
     pub upstream_timeout_ms: u32,
+    /// Providers sent straight to their own base URL instead of AI Gateway (`DIRECT_PROVIDERS`).
+    pub direct_providers: Vec<&'static str>,
+    /// Replacement direct base URLs, `slug=url` pairs (`DIRECT_BASE_URLS`): a relay, or a local stand-in in tests.
+    pub direct_base_urls: Vec<(&'static str, String)>,
+    /// Pool-wide throttle detection thresholds (`THROTTLE_*`).
+    pub throttle: ThrottleConfig,
 }
 
 /// A configuration value that cannot be used, with the variable it came from.
@@ -76,7 +84,25 @@ impl Config {
                 });
             }
         }
+        let direct_providers = match text("DIRECT_PROVIDERS") {
+            Some(list) => parse_direct_providers(&list)?,
+            None => Vec::new(),
+        };
+        let direct_base_urls = match text("DIRECT_BASE_URLS") {
+            Some(list) => parse_direct_base_urls(&list)?,
+            None => Vec::new(),
+        };
+        let defaults = ThrottleConfig::default();
+        let throttle = ThrottleConfig {
+            min_keys: number(text("THROTTLE_MIN_KEYS"), "THROTTLE_MIN_KEYS", defaults.min_keys, 0..=1_000)?,
+            percent: number(text("THROTTLE_PERCENT"), "THROTTLE_PERCENT", defaults.percent, 1..=100)?,
+            window_s: number(text("THROTTLE_WINDOW_SECONDS"), "THROTTLE_WINDOW_SECONDS", defaults.window_s, 1..=3_600)?,
+            pause_s: number(text("THROTTLE_PAUSE_SECONDS"), "THROTTLE_PAUSE_SECONDS", defaults.pause_s, 1..=3_600)?,
+        };
         Ok(Config {
+            direct_providers,
+            direct_base_urls,
+            throttle,
             gateways,
             account_id,
             gateway_base_url,
@@ -86,6 +112,37 @@ impl Config {
             upstream_timeout_ms: number(text("UPSTREAM_TIMEOUT_MS"), "UPSTREAM_TIMEOUT_MS", 60_000, 100..=600_000)?,
         })
     }
+}
+
+/// `DIRECT_PROVIDERS`: comma-separated slugs, each a provider with a known direct base URL.
+fn parse_direct_providers(list: &str) -> Result<Vec<&'static str>, ConfigError> {
+    let mut slugs = Vec::new();
+    for slug in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match providers::find(slug) {
+            Some(p) if p.direct_base.is_some() => slugs.push(p.slug),
+            Some(_) => {
+                return Err(ConfigError { var: "DIRECT_PROVIDERS", problem: format!("{slug} has no known direct base URL; it must go through AI Gateway") })
+            }
+            None => return Err(ConfigError { var: "DIRECT_PROVIDERS", problem: format!("{slug:?} is not a known provider slug") }),
+        }
+    }
+    Ok(slugs)
+}
+
+/// `DIRECT_BASE_URLS`: comma-separated `slug=url` pairs.
+fn parse_direct_base_urls(list: &str) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let problem = |problem: String| ConfigError { var: "DIRECT_BASE_URLS", problem };
+    let mut pairs = Vec::new();
+    for pair in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (slug, url) = pair.split_once('=').ok_or_else(|| problem(format!("{pair:?} is not slug=url")))?;
+        let provider = providers::find(slug.trim()).ok_or_else(|| problem(format!("{slug:?} is not a known provider slug")))?;
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(problem(format!("the URL for {slug} must start with https:// (or http:// for a local stand-in)")));
+        }
+        pairs.push((provider.slug, url.to_string()));
+    }
+    Ok(pairs)
 }
 
 fn is_slug(name: &str) -> bool {
@@ -142,6 +199,30 @@ mod tests {
         assert!(err.to_string().contains("from 1 to 40"), "{err}");
         let err = config(&[("UPSTREAM_TIMEOUT_MS", "soon")]).expect_err("not a number");
         assert_eq!(err.var, "UPSTREAM_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn direct_providers_must_be_known_and_have_a_direct_base() {
+        let cfg = config(&[("DIRECT_PROVIDERS", "google-ai-studio, openrouter")]).expect("valid");
+        assert_eq!(cfg.direct_providers, vec!["google-ai-studio", "openrouter"]);
+        assert_eq!(config(&[("DIRECT_PROVIDERS", "nope")]).expect_err("unknown").var, "DIRECT_PROVIDERS");
+        assert!(config(&[("DIRECT_PROVIDERS", "workers-ai")]).expect_err("no base").problem.contains("AI Gateway"));
+    }
+
+    #[test]
+    fn direct_base_urls_are_slug_url_pairs() {
+        let cfg = config(&[("DIRECT_BASE_URLS", "google-ai-studio=http://127.0.0.1:9/, openai=https://relay.example/v1")]).expect("valid");
+        assert_eq!(cfg.direct_base_urls, vec![("google-ai-studio", "http://127.0.0.1:9".to_string()), ("openai", "https://relay.example/v1".to_string())]);
+        for bad in ["google-ai-studio", "nope=https://x", "openai=ftp://x"] {
+            assert_eq!(config(&[("DIRECT_BASE_URLS", bad)]).expect_err(bad).var, "DIRECT_BASE_URLS");
+        }
+    }
+
+    #[test]
+    fn throttle_thresholds_are_read_and_bounded() {
+        let cfg = config(&[("THROTTLE_MIN_KEYS", "0"), ("THROTTLE_PAUSE_SECONDS", "2")]).expect("valid");
+        assert_eq!((cfg.throttle.min_keys, cfg.throttle.pause_s, cfg.throttle.percent), (0, 2, 80));
+        assert_eq!(config(&[("THROTTLE_PERCENT", "0")]).expect_err("0 %").var, "THROTTLE_PERCENT");
     }
 
     #[test]

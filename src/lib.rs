@@ -18,6 +18,7 @@ pub mod record;
 pub mod request_model;
 pub mod routes;
 pub mod service_keys;
+pub mod throttle;
 pub mod upstream;
 pub mod verdict;
 

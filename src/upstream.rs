@@ -1,8 +1,9 @@
 //! Where an attempt goes and what it carries: the upstream URL, and which client headers may travel with it.
 //!
-//! The base is AI Gateway (`https://gateway.ai.cloudflare.com/v1/{account}/{gateway}`, one gateway picked per
-//! attempt), or `AI_GATEWAY_BASE_URL` when set, or — with neither an account id nor a base URL — the provider's own
-//! base URL (direct mode, so a newcomer with only provider keys can run the Worker locally). Client headers pass
+//! The base is the provider's own base URL for providers listed in `DIRECT_PROVIDERS`; else AI Gateway
+//! (`https://gateway.ai.cloudflare.com/v1/{account}/{gateway}`, one gateway picked per attempt), or
+//! `AI_GATEWAY_BASE_URL` when set; with neither an account id nor a base URL, direct mode again (so a newcomer with
+//! only provider keys can run the Worker locally). Client headers pass
 //! through an allow-list: credentials, cookies and client IP headers never leave the Worker.
 
 use crate::config::Config;
@@ -14,7 +15,7 @@ pub enum Route {
     /// Through AI Gateway: `{base}/{slug}/{rest}`.
     Gateway(String),
     /// Straight to the provider: `{direct base}/{rest}`.
-    Direct(&'static str),
+    Direct(String),
 }
 
 /// Why a provider cannot be reached with this configuration.
@@ -23,6 +24,9 @@ pub struct NoRoute;
 
 /// The route for `provider`'s next attempt; `gateway_pick` chooses among several gateway names.
 pub fn route(config: &Config, provider: &Provider, gateway_pick: usize) -> Result<Route, NoRoute> {
+    if config.direct_providers.contains(&provider.slug) {
+        return direct(config, provider);
+    }
     if let Some(base) = &config.gateway_base_url {
         return Ok(Route::Gateway(base.clone()));
     }
@@ -31,8 +35,13 @@ pub fn route(config: &Config, provider: &Provider, gateway_pick: usize) -> Resul
             let gateway = &config.gateways[gateway_pick % config.gateways.len()];
             Ok(Route::Gateway(format!("https://gateway.ai.cloudflare.com/v1/{account}/{gateway}")))
         }
-        _ => provider.direct_base.map(Route::Direct).ok_or(NoRoute),
+        _ => direct(config, provider),
     }
+}
+
+fn direct(config: &Config, provider: &Provider) -> Result<Route, NoRoute> {
+    let replacement = config.direct_base_urls.iter().find(|(slug, _)| *slug == provider.slug).map(|(_, url)| url.clone());
+    replacement.or(provider.direct_base.map(str::to_string)).map(Route::Direct).ok_or(NoRoute)
 }
 
 /// The full upstream URL for `rest` under `segment` (the provider slug, or `compat` for AI Gateway's own
@@ -145,6 +154,16 @@ mod tests {
         let direct = route(&bare, openai, 0).expect("openai has a direct base");
         assert_eq!(upstream_url(&direct, "openai", "chat/completions", ""), "https://api.openai.com/v1/chat/completions");
         assert_eq!(route(&bare, find("workers-ai").expect("listed"), 0), Err(NoRoute));
+    }
+
+    #[test]
+    fn direct_providers_skip_the_gateway_even_when_one_is_configured() {
+        let cfg = config(&[("CLOUDFLARE_ACCOUNT_ID", "abc"), ("DIRECT_PROVIDERS", "openrouter")]);
+        let openrouter = find("openrouter").expect("listed");
+        assert_eq!(route(&cfg, openrouter, 0), Ok(Route::Direct("https://openrouter.ai/api".to_string())));
+        let relayed = config(&[("DIRECT_PROVIDERS", "openrouter"), ("DIRECT_BASE_URLS", "openrouter=http://127.0.0.1:7")]);
+        assert_eq!(route(&relayed, openrouter, 0), Ok(Route::Direct("http://127.0.0.1:7".to_string())));
+        assert!(matches!(route(&cfg, find("openai").expect("listed"), 0), Ok(Route::Gateway(_))));
     }
 
     #[test]
