@@ -89,6 +89,19 @@ impl ApiError {
         }
     }
 
+    /// 429: most keys of the provider were rate-limited at once (an IP- or region-wide limit), so none is spent.
+    pub fn pool_throttled(provider: &str, retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limit_error",
+                "pool_throttled",
+                format!("most {provider} keys were rate-limited at once (an IP- or region-wide limit); pausing for {retry_after_s} s"),
+            )
+        }
+    }
+
     /// 504: the upstream sent no response headers in time.
     pub fn upstream_timeout(retry_after_s: u64) -> ApiError {
         ApiError {

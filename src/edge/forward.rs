@@ -14,6 +14,7 @@ use crate::cooldown::{self, ALL_MODELS};
 use crate::pool::{pick, Pick};
 use crate::providers::{KeyPlacement, Provider};
 use crate::record::{self, KeyUpdate};
+use crate::throttle::{Reading, ThrottleDetector};
 use crate::upstream::{self, Route};
 use crate::verdict::{self, HeaderLookup, Verdict};
 use futures_util::future::{select, Either};
@@ -49,6 +50,12 @@ pub struct Outbound {
 
 thread_local! {
     static RNG: RefCell<fastrand::Rng> = RefCell::new(fastrand::Rng::with_seed((js_sys::Math::random() * 1.8e19) as u64));
+    static THROTTLE: RefCell<ThrottleDetector> = RefCell::new(ThrottleDetector::default());
+}
+
+/// The isolate's pool-wide throttle figures, for the admin overview.
+pub fn throttle_figures(config: &crate::config::Config) -> Vec<crate::throttle::Figures> {
+    THROTTLE.with(|t| t.borrow().figures(&config.throttle, clock::now_s()))
 }
 
 fn random_below(n: usize) -> usize {
@@ -81,7 +88,11 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
     let config = &app.config;
     let provider = outbound.provider;
     let model = outbound.model.as_deref();
+    let throttle_model = model.unwrap_or_default();
     let started_ms = clock::now_ms();
+    if let Some(until_s) = THROTTLE.with(|t| t.borrow().paused_until(provider.slug, throttle_model, started_ms / 1_000)) {
+        return Err(ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, started_ms / 1_000)));
+    }
     let deadline_ms = started_ms + 2 * u64::from(config.upstream_timeout_ms);
     let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
     let pool = key_cache::pool(&db, provider.slug, config.key_cache_ttl_s, started_ms)
@@ -91,6 +102,7 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
     let mut tried: Vec<usize> = Vec::new();
     let mut attempts: Vec<(String, &'static str)> = Vec::new();
     let mut last_failure: Option<Failure> = None;
+    let mut paused_until_s: Option<u64> = None;
     while tried.len() < config.max_attempts as usize && clock::now_ms() < deadline_ms {
         let now_s = clock::now_s();
         let choice = RNG.with(|rng| pick(&pool.borrow(), model, &tried, now_s, &mut rng.borrow_mut()));
@@ -127,10 +139,25 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
         };
         attempts.push((short_id, verdict.label()));
 
-        let plan = record::plan(
-            verdict,
-            &record::Attempt { provider, model, previous, previous_all, threshold: config.consecutive_429_threshold, now_s: clock::now_s() },
-        );
+        let now_s = clock::now_s();
+        let reading = match verdict {
+            Verdict::Success | Verdict::RateLimited(_) => THROTTLE.with(|t| {
+                let rate_limited = matches!(verdict, Verdict::RateLimited(_));
+                t.borrow_mut().observe(&config.throttle, provider.slug, throttle_model, &key_id, rate_limited, now_s)
+            }),
+            _ => Reading::KeyScoped,
+        };
+        let plan = match reading {
+            // The limit is the pool's, not this key's: its cooldown must not grow.
+            Reading::PoolThrottled { until_s } => {
+                paused_until_s = Some(until_s);
+                KeyUpdate::Nothing
+            }
+            Reading::KeyScoped => record::plan(
+                verdict,
+                &record::Attempt { provider, model, previous, previous_all, threshold: config.consecutive_429_threshold, now_s },
+            ),
+        };
         apply(ctx, env, provider.slug, &pool, &key_id, plan, config.consecutive_429_threshold);
 
         let attempts_line = upstream::attempts_header(&attempts);
@@ -147,11 +174,19 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
             (Verdict::Timeout, _) => last_failure = Some(Failure::Timeout),
             _ => last_failure = Some(Failure::Unreachable),
         }
+        if paused_until_s.is_some() {
+            break;
+        }
         if verdict == Verdict::NotKeyFault {
             Delay::from(Duration::from_millis(50 + random_below(200) as u64)).await;
         }
     }
-    give_up(provider, model, &pool, last_failure, &upstream::attempts_header(&attempts))
+    let attempts_line = upstream::attempts_header(&attempts);
+    if let Some(until_s) = paused_until_s {
+        let error = ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, clock::now_s()));
+        return respond::api_error(&error, Some(&attempts_line)).map_err(internal);
+    }
+    give_up(provider, model, &pool, last_failure, &attempts_line)
 }
 
 /// The answer when no attempt succeeded.
