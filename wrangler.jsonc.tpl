@@ -34,6 +34,8 @@
       "migrations_dir": "migrations"
     }
   ],
+  // The scheduled re-check of blocked and exhausted keys (a few keys per run; each key backs off 1 h, 2 h, 4 h … a day).
+  "triggers": { "crons": ["*/15 * * * *"] },
   "observability": { "enabled": true },
   "dev": { "ip": "127.0.0.1", "port": 8787, "local_protocol": "http" }
 }

@@ -14,6 +14,7 @@ pub mod cooldown;
 pub mod hints;
 pub mod pool;
 pub mod providers;
+pub mod recheck;
 pub mod record;
 pub mod request_model;
 pub mod routes;

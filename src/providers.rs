@@ -67,6 +67,9 @@ pub struct Provider {
     pub daily_reset: DailyReset,
     /// Whether callers may pass the service key as `?key=` (Gemini's convention).
     pub accepts_query_key: bool,
+    /// Cheap models for a one-token generation probe (the scheduled re-check of exhausted keys), in order of
+    /// preference; the first one the key is not cooling for is used. Names are the providers' own (verify).
+    pub probe_models: &'static [&'static str],
     /// Whether a pool of static keys makes sense (not for OAuth or request-signing providers).
     pub poolable: bool,
 }
@@ -83,6 +86,7 @@ const fn row(slug: &'static str, key_placement: KeyPlacement) -> Provider {
         compat_prefix: slug,
         daily_reset: DailyReset::Rolling24h,
         accepts_query_key: false,
+        probe_models: &[],
         poolable: true,
     }
 }
@@ -95,6 +99,7 @@ pub const PROVIDERS: &[Provider] = &[
         chat_path: Some("v1/chat/completions"),
         models_path: Some("v1/models"),
         direct_base: Some("https://api.anthropic.com"),
+        probe_models: &["claude-3-5-haiku-latest", "claude-haiku-4-5"],
         ..row("anthropic", KeyPlacement::Header("x-api-key"))
     },
     Provider { poolable: false, ..row("aws-bedrock", BEARER) },
@@ -104,6 +109,7 @@ pub const PROVIDERS: &[Provider] = &[
         chat_path: Some("chat/completions"),
         models_path: Some("models"),
         direct_base: Some("https://api.cerebras.ai/v1"),
+        probe_models: &["llama3.1-8b"],
         ..row("cerebras", BEARER)
     },
     Provider { models_path: Some("v2/models"), direct_base: Some("https://api.cohere.com"), ..row("cohere", BEARER) },
@@ -111,6 +117,7 @@ pub const PROVIDERS: &[Provider] = &[
         chat_path: Some("chat/completions"),
         models_path: Some("models"),
         direct_base: Some("https://api.deepseek.com"),
+        probe_models: &["deepseek-chat"],
         ..row("deepseek", BEARER)
     },
     Provider { ..row("elevenlabs", KeyPlacement::Header("x-api-key")) },
@@ -122,6 +129,7 @@ pub const PROVIDERS: &[Provider] = &[
         direct_base: Some("https://generativelanguage.googleapis.com"),
         daily_reset: DailyReset::PacificMidnight,
         accepts_query_key: true,
+        probe_models: &["gemini-2.5-flash-lite", "gemini-2.0-flash"],
         ..row("google-ai-studio", KeyPlacement::Header("x-goog-api-key"))
     },
     Provider { poolable: false, ..row("google-vertex-ai", BEARER) },
@@ -129,6 +137,7 @@ pub const PROVIDERS: &[Provider] = &[
         chat_path: Some("v1/chat/completions"),
         models_path: Some("v1/models"),
         direct_base: Some("https://api.x.ai"),
+        probe_models: &["grok-3-mini"],
         ..row("grok", BEARER)
     },
     Provider {
@@ -136,6 +145,7 @@ pub const PROVIDERS: &[Provider] = &[
         embeddings_path: Some("embeddings"),
         models_path: Some("models"),
         direct_base: Some("https://api.groq.com/openai/v1"),
+        probe_models: &["llama-3.1-8b-instant"],
         ..row("groq", BEARER)
     },
     Provider { ..row("huggingface", BEARER) },
@@ -144,6 +154,7 @@ pub const PROVIDERS: &[Provider] = &[
         embeddings_path: Some("v1/embeddings"),
         models_path: Some("v1/models"),
         direct_base: Some("https://api.mistral.ai"),
+        probe_models: &["mistral-small-latest"],
         ..row("mistral", BEARER)
     },
     Provider {
@@ -151,6 +162,7 @@ pub const PROVIDERS: &[Provider] = &[
         embeddings_path: Some("embeddings"),
         models_path: Some("models"),
         direct_base: Some("https://api.openai.com/v1"),
+        probe_models: &["gpt-4o-mini", "gpt-4.1-nano"],
         ..row("openai", BEARER)
     },
     Provider {
@@ -159,12 +171,14 @@ pub const PROVIDERS: &[Provider] = &[
         models_path: Some("v1/models"),
         direct_base: Some("https://openrouter.ai/api"),
         daily_reset: DailyReset::UtcMidnight,
+        probe_models: &["openai/gpt-4o-mini"],
         ..row("openrouter", BEARER)
     },
     Provider {
         chat_path: Some("chat/completions"),
         direct_base: Some("https://api.perplexity.ai"),
         compat_prefix: "perplexity",
+        probe_models: &["sonar"],
         ..row("perplexity-ai", BEARER)
     },
     Provider { ..row("replicate", BEARER) },
@@ -172,6 +186,7 @@ pub const PROVIDERS: &[Provider] = &[
         chat_path: Some("v1/chat/completions"),
         embeddings_path: Some("v1/embeddings"),
         models_path: Some("v1/models"),
+        probe_models: &["@cf/meta/llama-3.1-8b-instruct"],
         ..row("workers-ai", BEARER)
     },
 ];
@@ -241,6 +256,13 @@ mod tests {
             if let KeyPlacement::Header(name) = p.key_placement {
                 assert_eq!(name, name.to_ascii_lowercase(), "{}: header names are stored lower-case", p.slug);
             }
+        }
+    }
+
+    #[test]
+    fn providers_with_probe_models_have_a_chat_path_to_probe_on() {
+        for p in PROVIDERS.iter().filter(|p| !p.probe_models.is_empty()) {
+            assert!(p.chat_path.is_some(), "{}", p.slug);
         }
     }
 

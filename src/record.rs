@@ -25,6 +25,8 @@ pub enum KeyUpdate {
         daily_reset_s: u64,
         /// 1 for a rate limit, 0 for exhaustion (which leaves the streak alone).
         streak_step: u32,
+        /// Whether the key has left the pool until a scheduled re-check (exhaustion).
+        schedule_check: bool,
     },
     /// A success ended a streak on (key, `model`).
     ClearStreak {
@@ -71,22 +73,22 @@ pub fn plan(verdict: Verdict, attempt: &Attempt<'_>) -> KeyUpdate {
                 // A listing names no model: a rate limit on it is a short pause for every model.
                 let hint_until = cooldown::hint_until_s(CoolHint::None, attempt.provider.daily_reset, now_s).min(until_s);
                 let state = cooldown::after_rate_limit(attempt.previous_all, hint_until, daily_reset_s, u32::MAX, now_s);
-                return cool(ALL_MODELS, state, hint_until, daily_reset_s, 0);
+                return cool(ALL_MODELS, state, hint_until, daily_reset_s, 0, false);
             };
             let state = cooldown::after_rate_limit(attempt.previous, until_s, daily_reset_s, attempt.threshold, now_s);
-            cool(model, state, until_s, daily_reset_s, 1)
+            cool(model, state, until_s, daily_reset_s, 1, false)
         }
         Verdict::Exhausted => {
             let state = cooldown::after_exhausted(attempt.previous_all, now_s);
-            cool(ALL_MODELS, state, now_s.saturating_add(cooldown::EXHAUSTED_COOLDOWN_S), daily_reset_s, 0)
+            cool(ALL_MODELS, state, now_s.saturating_add(cooldown::EXHAUSTED_COOLDOWN_S), daily_reset_s, 0, true)
         }
         Verdict::InvalidKey => KeyUpdate::Block,
         Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError => KeyUpdate::Nothing,
     }
 }
 
-fn cool(model: &str, state: ModelCooling, until_s: u64, daily_reset_s: u64, streak_step: u32) -> KeyUpdate {
-    KeyUpdate::Cool { model: model.to_string(), state, until_s, daily_reset_s, streak_step }
+fn cool(model: &str, state: ModelCooling, until_s: u64, daily_reset_s: u64, streak_step: u32, schedule_check: bool) -> KeyUpdate {
+    KeyUpdate::Cool { model: model.to_string(), state, until_s, daily_reset_s, streak_step, schedule_check }
 }
 
 #[cfg(test)]
@@ -139,8 +141,10 @@ mod tests {
     #[test]
     fn exhaustion_cools_every_model_for_a_day_and_invalid_keys_are_blocked() {
         let a = attempt(Some("m"), ModelCooling::default());
-        let KeyUpdate::Cool { model, state, streak_step, .. } = plan(Verdict::Exhausted, &a) else { panic!("expected a cooldown") };
-        assert_eq!((model.as_str(), state.end_at_s, streak_step), ("*", a.now_s + 86_400, 0));
+        let KeyUpdate::Cool { model, state, streak_step, schedule_check, .. } = plan(Verdict::Exhausted, &a) else {
+            panic!("expected a cooldown")
+        };
+        assert_eq!((model.as_str(), state.end_at_s, streak_step, schedule_check), ("*", a.now_s + 86_400, 0, true));
         assert_eq!(plan(Verdict::InvalidKey, &a), KeyUpdate::Block);
     }
 

@@ -189,6 +189,22 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
     give_up(provider, model, &pool, last_failure, &attempts_line)
 }
 
+/// Sends `outbound` once with `key`, outside the pool (the scheduled re-check), and classifies the answer.
+pub async fn probe_once(app: &App, outbound: &Outbound, key: &str, short_id: &str) -> Verdict {
+    let Ok(route) = upstream::route(&app.config, outbound.provider, random_below(app.config.gateways.len())) else {
+        return Verdict::NotKeyFault;
+    };
+    match send_once(app, outbound, &route, key, short_id, 1, u64::from(app.config.upstream_timeout_ms)).await {
+        Sent::Answered(response) if (200..300).contains(&response.status()) => Verdict::Success,
+        Sent::Answered(response) => {
+            let body = read_body(&response).await.to_vec();
+            verdict::classify(response.status(), &WebHeaders(&response.headers()), &body, clock::now_s())
+        }
+        Sent::TimedOut => Verdict::Timeout,
+        Sent::Unreachable => Verdict::Transient,
+    }
+}
+
 /// The answer when no attempt succeeded.
 fn give_up(
     provider: &Provider,
@@ -295,13 +311,18 @@ fn apply(ctx: &Context, env: &Env, provider: &str, pool: &SharedPool, key_id: &s
     let now_s = clock::now_s();
     match update {
         KeyUpdate::Nothing => {}
-        KeyUpdate::Cool { model, state, until_s, daily_reset_s, streak_step } => {
+        KeyUpdate::Cool { model, state, until_s, daily_reset_s, streak_step, schedule_check } => {
             key_cache::learn(provider, pool, |p| p.learn_state(key_id, &model, state, now_s));
             let (env, key_id) = (env.clone(), key_id.to_string());
             ctx.wait_until(async move {
                 let write = store::CoolWrite { key_id: &key_id, model: &model, until_s, daily_reset_s, threshold, streak_step, now_s };
                 match env.d1("DB") {
-                    Ok(db) => report(store::cool(&db, &write).await, "a cooldown"),
+                    Ok(db) => {
+                        report(store::cool(&db, &write).await, "a cooldown");
+                        if schedule_check {
+                            report(store::schedule_check(&db, &key_id, now_s).await, "a re-check date");
+                        }
+                    }
                     Err(e) => report(Err(e), "a cooldown"),
                 }
             });

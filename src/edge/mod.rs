@@ -8,6 +8,7 @@ mod entry;
 mod forward;
 mod key_cache;
 mod native;
+mod recheck;
 mod request;
 mod respond;
 mod store;

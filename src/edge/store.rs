@@ -6,6 +6,7 @@
 //! integer type.
 
 use crate::pool::{parse_model_coolings, PoolKey, Secret};
+use crate::recheck::{self, Absence, Finding};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Result};
@@ -124,11 +125,121 @@ pub async fn clear_streak(db: &D1Database, key_id: &str, model: &str, now_s: u64
     Ok(())
 }
 
-/// Marks a key blocked (reversible on the admin page).
+/// Marks a key blocked (reversible on the admin page) and schedules its first re-check.
 pub async fn block(db: &D1Database, key_id: &str, now_s: u64) -> Result<()> {
-    db.prepare("UPDATE keys SET status = 'blocked', updated_at = CAST(?2 AS INTEGER) WHERE id = ?1 AND status <> 'blocked'")
-        .bind(&[JsValue::from_str(key_id), num(now_s)])?
+    db.prepare(
+        "UPDATE keys SET status = 'blocked', updated_at = CAST(?2 AS INTEGER), check_after = CAST(?3 AS INTEGER), check_failures = 0
+         WHERE id = ?1 AND status <> 'blocked'",
+    )
+    .bind(&[JsValue::from_str(key_id), num(now_s), num(now_s.saturating_add(recheck::FIRST_CHECK_AFTER_S))])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Schedules the first re-check of a key that just left the pool for spend exhaustion.
+pub async fn schedule_check(db: &D1Database, key_id: &str, now_s: u64) -> Result<()> {
+    db.prepare("UPDATE keys SET check_after = CAST(?2 AS INTEGER), check_failures = 0 WHERE id = ?1")
+        .bind(&[JsValue::from_str(key_id), num(now_s.saturating_add(recheck::FIRST_CHECK_AFTER_S))])?
         .run()
         .await?;
+    Ok(())
+}
+
+/// A key that is out of the pool, as the re-check reads it.
+#[derive(Deserialize)]
+pub struct OutKey {
+    /// Row id.
+    pub id: String,
+    /// The provider API key.
+    pub key: String,
+    /// Provider slug.
+    pub provider: String,
+    /// `active` or `blocked`.
+    pub status: String,
+    /// Per-model state.
+    pub model_coolings: Option<String>,
+    /// Failed checks in a row.
+    pub check_failures: Option<f64>,
+}
+
+impl OutKey {
+    /// Why the key is out of the pool.
+    pub fn absence(&self) -> Absence {
+        if self.status == "blocked" {
+            Absence::Blocked
+        } else {
+            Absence::Exhausted
+        }
+    }
+}
+
+const OUT_KEY_COLUMNS: &str = "id, key, provider, status, model_coolings, check_failures";
+
+/// Keys out of the pool whose re-check is due, oldest due first.
+pub async fn due_for_check(db: &D1Database, now_s: u64, limit: u32) -> Result<Vec<OutKey>> {
+    let sql = format!(
+        "SELECT {OUT_KEY_COLUMNS} FROM keys
+         WHERE COALESCE(check_after, 0) <= ?1 AND (
+           status = 'blocked' OR (
+             status = 'active' AND json_valid(model_coolings)
+             AND CAST(COALESCE(json_extract(model_coolings, '$.\"*\".end_at'), 0) AS INTEGER) > ?1))
+         ORDER BY COALESCE(check_after, 0), id LIMIT ?2"
+    );
+    db.prepare(sql).bind(&[num(now_s), num(u64::from(limit))])?.all().await?.results::<OutKey>()
+}
+
+/// The named keys, whatever their state (the admin page's "check now").
+pub async fn keys_by_id(db: &D1Database, ids_json: &str) -> Result<Vec<OutKey>> {
+    let sql = format!("SELECT {OUT_KEY_COLUMNS} FROM keys WHERE id IN (SELECT value FROM json_each(?1))");
+    db.prepare(sql).bind(&[JsValue::from_str(ids_json)])?.all().await?.results::<OutKey>()
+}
+
+/// Records the findings of one re-check run in one batch.
+pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now_s: u64) -> Result<()> {
+    let mut statements = Vec::with_capacity(findings.len());
+    for (key, finding) in findings {
+        let failures = key.check_failures.map_or(0, |f| f.max(0.0) as u32);
+        let statement = match (finding, key.absence()) {
+            (Finding::Restore, Absence::Blocked) => db
+                .prepare(
+                    "UPDATE keys SET status = 'active', check_after = NULL, check_failures = 0, last_checked_at = CAST(?2 AS INTEGER),
+                       last_check_result = 'ok', updated_at = CAST(?2 AS INTEGER) WHERE id = ?1",
+                )
+                .bind(&[JsValue::from_str(&key.id), num(now_s)])?,
+            (Finding::Restore, Absence::Exhausted) => db
+                .prepare(
+                    "UPDATE keys SET model_coolings = CASE WHEN json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"') ELSE model_coolings END,
+                       check_after = NULL, check_failures = 0, last_checked_at = CAST(?2 AS INTEGER), last_check_result = 'ok',
+                       updated_at = CAST(?2 AS INTEGER) WHERE id = ?1",
+                )
+                .bind(&[JsValue::from_str(&key.id), num(now_s)])?,
+            (Finding::StillOut(reason), _) => db
+                .prepare(
+                    "UPDATE keys SET check_failures = check_failures + 1, check_after = CAST(?3 AS INTEGER),
+                       last_checked_at = CAST(?2 AS INTEGER), last_check_result = ?4 WHERE id = ?1",
+                )
+                .bind(&[
+                    JsValue::from_str(&key.id),
+                    num(now_s),
+                    num(recheck::next_check_s(failures.saturating_add(1), now_s)),
+                    JsValue::from_str(reason),
+                ])?,
+            (Finding::Inconclusive(reason), _) => db
+                .prepare(
+                    "UPDATE keys SET check_after = CAST(?3 AS INTEGER), last_checked_at = CAST(?2 AS INTEGER), last_check_result = ?4 WHERE id = ?1",
+                )
+                .bind(&[
+                    JsValue::from_str(&key.id),
+                    num(now_s),
+                    num(recheck::next_check_s(failures, now_s)),
+                    JsValue::from_str(&format!("inconclusive: {reason}")),
+                ])?,
+        };
+        statements.push(statement);
+    }
+    if !statements.is_empty() {
+        db.batch(statements).await?;
+    }
     Ok(())
 }

@@ -1,0 +1,85 @@
+//! The Cron Trigger: re-checks keys that are out of the pool (blocked or exhausted) with the cheapest probe their
+//! provider allows, a few at a time within the subrequest limit, and records what it found. The same routine
+//! serves the admin page's "check now".
+
+use super::app::{self, App};
+use super::forward::{probe_once, Outbound};
+use super::{clock, key_cache, store};
+use crate::pool::parse_model_coolings;
+use crate::providers;
+use crate::recheck::{self, Finding};
+use futures_util::future::join_all;
+use js_sys::Uint8Array;
+use web_sys::Headers;
+use worker::{console_error, console_log, event, Env, ScheduleContext, ScheduledEvent};
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let app = match app::app(&env) {
+        Ok(app) => app,
+        Err(error) => return console_error!("scheduled re-check skipped: {}", error.message),
+    };
+    match run_due(&app, &env).await {
+        Ok(0) => {}
+        Ok(count) => console_log!("scheduled re-check: probed {count} keys"),
+        Err(error) => console_error!("scheduled re-check failed: {error}"),
+    }
+}
+
+/// Probes the keys whose re-check is due; returns how many were probed.
+pub async fn run_due(app: &App, env: &Env) -> worker::Result<usize> {
+    let db = env.d1("DB")?;
+    let due = store::due_for_check(&db, clock::now_s(), recheck::PROBES_PER_RUN).await?;
+    check(app, &db, &due).await?;
+    Ok(due.len())
+}
+
+/// Probes the named keys now (the admin page's "check now"), whatever their state; returns the findings by id.
+pub async fn check_now(app: &App, env: &Env, ids: &[String]) -> worker::Result<Vec<(String, Finding)>> {
+    let db = env.d1("DB")?;
+    let ids_json = serde_json::to_string(ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let keys = store::keys_by_id(&db, &ids_json).await?;
+    let findings = check(app, &db, &keys).await?;
+    Ok(findings.into_iter().map(|(key, finding)| (key.id.clone(), finding)).collect())
+}
+
+/// Probes `keys` a few at a time, records the findings, and drops the affected providers' cached pools.
+async fn check<'a>(app: &App, db: &worker::D1Database, keys: &'a [store::OutKey]) -> worker::Result<Vec<(&'a store::OutKey, Finding)>> {
+    let now_s = clock::now_s();
+    let mut findings = Vec::with_capacity(keys.len());
+    for batch in keys.chunks(5) {
+        findings.extend(join_all(batch.iter().map(|key| async move { (key, probe(app, key, now_s).await) })).await);
+    }
+    store::record_checks(db, &findings, now_s).await?;
+    for (key, finding) in &findings {
+        if *finding == Finding::Restore {
+            key_cache::invalidate(&key.provider);
+        }
+    }
+    Ok(findings)
+}
+
+async fn probe(app: &App, key: &store::OutKey, now_s: u64) -> Finding {
+    let Some(provider) = providers::find(&key.provider) else { return Finding::Inconclusive("unknown_provider") };
+    let coolings = parse_model_coolings(key.model_coolings.as_deref());
+    let Some(probe) = recheck::probe_for(provider, key.absence(), &coolings, now_s) else {
+        return Finding::Inconclusive("no_probe");
+    };
+    let Ok(headers) = Headers::new() else { return Finding::Inconclusive("internal") };
+    if probe.body.is_some() {
+        let _ = headers.set("content-type", "application/json");
+    }
+    let outbound = Outbound {
+        provider,
+        segment: provider.slug,
+        rest: probe.rest.to_string(),
+        key_placement: probe.key_placement,
+        query: String::new(),
+        method: probe.method.to_string(),
+        headers,
+        body: probe.body.as_deref().map(|b| Uint8Array::from(b.as_bytes())),
+        model: None,
+    };
+    let short_id = key.id.get(..8).unwrap_or(&key.id);
+    recheck::judge(probe_once(app, &outbound, &key.key, short_id).await)
+}
