@@ -88,10 +88,17 @@ pub fn judge(verdict: Verdict) -> Finding {
     }
 }
 
-/// When to look again after `failures` failed checks in a row: 1 h, 2 h, 4 h … at most a day.
-pub fn next_check_s(failures: u32, now_s: u64) -> u64 {
-    let interval = FIRST_CHECK_AFTER_S.saturating_mul(1u64 << failures.min(16)).min(MAX_CHECK_INTERVAL_S);
+/// When to look again after a failed check, given how many checks had already failed in a row before it: 1 h after
+/// the first failure, 2 h after the second, 4 h … at most a day.
+pub fn next_check_s(failures_before: u32, now_s: u64) -> u64 {
+    let interval = FIRST_CHECK_AFTER_S.saturating_mul(1u64 << failures_before.min(16)).min(MAX_CHECK_INTERVAL_S);
     now_s.saturating_add(interval)
+}
+
+/// When to look again after a probe that proved nothing, for a key with `failures` failed checks in a row: the same
+/// wait its last failure got (an hour when none), so an inconclusive probe neither counts nor resets the back-off.
+pub fn recheck_inconclusive_s(failures: u32, now_s: u64) -> u64 {
+    next_check_s(failures.saturating_sub(1), now_s)
 }
 
 #[cfg(test)]
@@ -157,5 +164,13 @@ mod tests {
         assert_eq!(next_check_s(4, 0), 57_600);
         assert_eq!(next_check_s(5, 0), 86_400);
         assert_eq!(next_check_s(u32::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn an_inconclusive_probe_keeps_the_current_wait() {
+        assert_eq!(recheck_inconclusive_s(0, 0), 3_600);
+        assert_eq!(recheck_inconclusive_s(1, 0), 3_600, "the first failure waited an hour");
+        assert_eq!(recheck_inconclusive_s(2, 0), 7_200);
+        assert_eq!(recheck_inconclusive_s(9, 0), 86_400);
     }
 }

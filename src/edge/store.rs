@@ -222,7 +222,7 @@ pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now
                 .bind(&[
                     JsValue::from_str(&key.id),
                     num(now_s),
-                    num(recheck::next_check_s(failures.saturating_add(1), now_s)),
+                    num(recheck::next_check_s(failures, now_s)),
                     JsValue::from_str(reason),
                 ])?,
             (Finding::Inconclusive(reason), _) => db
@@ -232,7 +232,7 @@ pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now
                 .bind(&[
                     JsValue::from_str(&key.id),
                     num(now_s),
-                    num(recheck::next_check_s(failures, now_s)),
+                    num(recheck::recheck_inconclusive_s(failures, now_s)),
                     JsValue::from_str(&format!("inconclusive: {reason}")),
                 ])?,
         };
