@@ -63,11 +63,12 @@ async function waitFor(probe, { timeoutMs = 5_000, message = "condition" } = {})
   }
 }
 
-/** Runs the scheduled handler once and checks it completed. */
+/** Runs the scheduled handler once and checks it completed; returns the unix seconds bracketing the run. */
 async function runCron() {
+  const t0 = nowS();
   const result = await worker.dispatchScheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
   assert.equal(result.outcome, "ok", `scheduled handler outcome: ${JSON.stringify(result)}`);
-  return result;
+  return { t0, t1: nowS() };
 }
 
 const keyOf = (req) => req.headers["x-goog-api-key"] ?? req.headers.authorization?.replace(/^Bearer /, "");
@@ -91,10 +92,11 @@ function chat(model = "gpt-4o-mini") {
   });
 }
 
-/** Asserts `actual` is `expected` give or take `slack` seconds (the Worker's clock and ours differ by the I/O). */
-function near(actual, expected, slack, what) {
+/** Asserts `actual` is `offset` seconds after some moment of `span` (`{ t0, t1 }`, unix seconds around the action). */
+function within(actual, span, offset, what) {
   assert.ok(Number.isInteger(actual), `${what} is an integer (got ${JSON.stringify(actual)})`);
-  assert.ok(Math.abs(actual - expected) <= slack, `${what}: expected ≈ ${expected} ± ${slack}, got ${actual} (off by ${actual - expected})`);
+  const [lo, hi] = [span.t0 + offset, span.t1 + offset];
+  assert.ok(actual >= lo && actual <= hi, `${what}: expected now + ${offset} s, in [${lo}, ${hi}], got ${actual} (${actual - span.t0 - offset} s after t0 + ${offset})`);
 }
 
 before(async () => {
@@ -121,9 +123,7 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
 
     const k = await seed("google-ai-studio", { status: "blocked", checkAfter: nowS() - 60, failures: 3 });
     mock.on({ method: "GET", path: GEMINI_MODELS }, { status: 200, body: { models: [{ name: "models/gemini-2.5-flash" }] } });
-    const t0 = nowS();
-    await runCron();
-    const t1 = nowS();
+    const run = await runCron();
 
     const probes = probesFor(k.key);
     assert.equal(probes.length, 1, "one probe");
@@ -137,7 +137,7 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
     assert.equal(r.check_failures, 0);
     assert.equal(r.last_check_result, "ok");
     assert.equal(r.check_after, null, "no re-check pending for a key in the pool");
-    assert.ok(r.last_checked_at >= t0 && r.last_checked_at <= t1 + 1, `last_checked_at ${r.last_checked_at} in [${t0}, ${t1}]`);
+    within(r.last_checked_at, run, 0, "last_checked_at");
 
     mock.on({ method: "POST", path: /:generateContent$/ }, gemini.success({ text: "restored" }));
     const res = await generate();
@@ -152,15 +152,14 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
     const k = await seed("google-ai-studio", { status: "blocked", checkAfter: nowS() - 10 });
     mock.on({ method: "GET", path: GEMINI_MODELS }, gemini.invalidKey());
 
-    const t0 = nowS();
-    await runCron();
+    const run1 = await runCron();
     let r = await row(k.id);
     assert.equal(probesFor(k.key).length, 1);
     assert.equal(r.status, "blocked");
     assert.equal(r.check_failures, 1);
     assert.equal(r.last_check_result, "invalid_key");
-    near(r.check_after, t0 + HOUR, 3, "check_after after the first failed probe");
-    near(r.last_checked_at, t0, 3, "last_checked_at");
+    within(r.check_after, run1, HOUR, "check_after after the first failed probe");
+    within(r.last_checked_at, run1, 0, "last_checked_at");
 
     // Not due any more: a second run leaves it alone.
     await runCron();
@@ -169,33 +168,30 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
 
     // Make it due again, as if the hour had passed.
     await worker.d1.run("UPDATE keys SET check_after = ? WHERE id = ?", nowS() - 1, k.id);
-    const t2 = nowS();
-    await runCron();
+    const run2 = await runCron();
     r = await row(k.id);
     assert.equal(probesFor(k.key).length, 2);
     assert.equal(r.status, "blocked");
     assert.equal(r.check_failures, 2);
     assert.equal(r.last_check_result, "invalid_key");
-    near(r.check_after, t2 + 2 * HOUR, 3, "check_after after the second failed probe");
+    within(r.check_after, run2, 2 * HOUR, "check_after after the second failed probe");
     assert.equal((await worker.d1.first("SELECT count(*) AS n FROM keys")).n, 1, "nothing deleted");
   });
 
   test("back-off keeps doubling and stops at a day", async () => {
     const k = await seed("google-ai-studio", { status: "blocked", checkAfter: nowS() - 10, failures: 4 });
     mock.on({ method: "GET", path: GEMINI_MODELS }, gemini.suspended());
-    const t0 = nowS();
-    await runCron();
+    const run1 = await runCron();
     let r = await row(k.id);
     assert.equal(r.check_failures, 5);
     assert.equal(r.last_check_result, "invalid_key", "a suspended key is an invalid key");
-    near(r.check_after, t0 + 16 * HOUR, 3, "fifth failure: 16 h");
+    within(r.check_after, run1, 16 * HOUR, "fifth failure: 16 h");
 
     await worker.d1.run("UPDATE keys SET check_after = ? WHERE id = ?", nowS() - 1, k.id);
-    const t1 = nowS();
-    await runCron();
+    const run2 = await runCron();
     r = await row(k.id);
     assert.equal(r.check_failures, 6);
-    near(r.check_after, t1 + 24 * HOUR, 3, "capped at a day");
+    within(r.check_after, run2, 24 * HOUR, "capped at a day");
   });
 
   test("a key not yet due is not probed, and a row from before the re-check columns (NULL) is due", async () => {
@@ -219,8 +215,8 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
     const gateway = await seed("google-ai-studio", { status: "blocked", checkAfter: nowS() - 20, failures: 0 });
     mock.on((req) => keyOf(req) === overloaded.key, gemini.overloaded());
     mock.on((req) => keyOf(req) === gateway.key, aiGateway.unauthorized());
-    const t0 = nowS();
-    await runCron();
+    const run = await runCron();
+    const t0 = run.t0;
     assert.equal(probesFor(overloaded.key).length, 1);
     assert.equal(probesFor(gateway.key).length, 1);
 
@@ -233,8 +229,8 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
       assert.equal(r.check_failures, failures, "the failure count did not grow");
       assert.match(r.last_check_result ?? "", /^inconclusive/, `last_check_result ${r.last_check_result}`);
       assert.ok(r.check_after > t0, "looked at again later, not in a tight loop");
-      assert.ok(r.check_after <= t0 + 2 * HOUR + 3, `no longer than the interval it had (check_after - now = ${r.check_after - t0})`);
-      near(r.last_checked_at, t0, 3, "last_checked_at");
+      assert.ok(r.check_after <= run.t1 + 2 * HOUR, `no longer than the interval it had (check_after - now = ${r.check_after - t0})`);
+      within(r.last_checked_at, run, 0, "last_checked_at");
     }
   });
 
@@ -316,15 +312,14 @@ describe("scheduled re-check of exhausted keys", { timeout: 60_000 }, () => {
     const end = nowS() + 20 * HOUR;
     const k = await seed("openai", { checkAfter: nowS() - 60, coolings: { "*": { end_at: end, total_seconds: 86_400 } } });
     mock.on({ method: "POST", path: OPENAI_CHAT }, openai.insufficientQuota());
-    const t0 = nowS();
-    await runCron();
+    const run = await runCron();
     const r = await row(k.id);
     assert.equal(probesFor(k.key).length, 1);
     assert.equal(r.status, "active");
     assert.equal(r.coolings["*"].end_at, end, "still cooling for every model");
     assert.equal(r.check_failures, 1);
     assert.equal(r.last_check_result, "exhausted");
-    near(r.check_after, t0 + HOUR, 3, "check_after");
+    within(r.check_after, run, HOUR, "check_after");
   });
 
   test("an active key without an all-models cooldown is never probed, even when check_after is due", async () => {
@@ -402,12 +397,13 @@ describe("leaving the pool through live traffic schedules the first re-check", {
       await res.arrayBuffer();
     }
     assert.ok(probesFor(invalid.key).length && probesFor(broke.key).length, "both bad keys were tried");
+    const span = { t0, t1: nowS() };
 
     const blocked = await waitFor(async () => {
       const r = await row(invalid.id);
       return r.status === "blocked" && r.check_after !== null ? r : null;
     }, { message: "the 401 key to be blocked" });
-    near(blocked.check_after, t0 + HOUR, 5, "check_after of a key blocked by traffic");
+    within(blocked.check_after, span, HOUR, "check_after of a key blocked by traffic");
     assert.equal(blocked.check_failures, 0);
 
     const exhausted = await waitFor(async () => {
@@ -415,7 +411,7 @@ describe("leaving the pool through live traffic schedules the first re-check", {
       return r.coolings?.["*"] && r.check_after !== null ? r : null;
     }, { message: "the exhausted key to get its all-models cooldown and a re-check date" });
     assert.equal(exhausted.status, "active", "exhaustion is never a block");
-    near(exhausted.check_after, t0 + HOUR, 5, "check_after of an exhausted key");
+    within(exhausted.check_after, span, HOUR, "check_after of an exhausted key");
     const g = await row(good.id);
     assert.equal(g.check_after, null, "a healthy key gets no re-check date");
   });
