@@ -11,6 +11,8 @@ pub enum Route<'a> {
     Health,
     /// A proxy route, served with the key pool.
     Api(ApiRoute<'a>),
+    /// `OPTIONS /api/…`: a browser's CORS preflight, answered without authentication.
+    Preflight,
     /// A path under `/api/` that is malformed: answer 400 with this message.
     BadApiPath(&'static str),
     /// `/api/compat/…` with a path or method it does not serve.
@@ -43,6 +45,9 @@ pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
         return Route::Health;
     }
     let Some(api) = path.strip_prefix("/api/") else { return Route::Admin };
+    if method.eq_ignore_ascii_case("OPTIONS") {
+        return Route::Preflight;
+    }
     if let Some(compat) = api.strip_prefix("compat/") {
         return match (method.to_ascii_uppercase().as_str(), compat.trim_end_matches('/')) {
             ("POST", "chat/completions") => Route::Api(ApiRoute::CompatChat),
@@ -86,6 +91,13 @@ mod tests {
         assert_eq!(route("POST", "/api/compat/embeddings"), Route::Api(ApiRoute::CompatEmbeddings));
         assert_eq!(route("GET", "/api/compat/chat/completions"), Route::CompatNotFound);
         assert_eq!(route("POST", "/api/compat/anything"), Route::CompatNotFound);
+    }
+
+    #[test]
+    fn options_under_api_is_a_preflight_and_elsewhere_the_admin_sites() {
+        assert_eq!(route("OPTIONS", "/api/compat/chat/completions"), Route::Preflight);
+        assert_eq!(route("options", "/api/openai/chat/completions"), Route::Preflight);
+        assert_eq!(route("OPTIONS", "/login"), Route::Admin);
     }
 
     #[test]

@@ -15,6 +15,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let outcome = match route(&req.method(), path) {
         Route::Health => return respond::fixed(200, "text/plain; charset=utf-8", "ok"),
         Route::Admin => return respond::fixed(404, "text/plain; charset=utf-8", "not found"),
+        Route::Preflight => return respond::preflight(),
         Route::BadApiPath(problem) => Err(ApiError::bad_request("bad_path", problem)),
         Route::CompatNotFound => Err(ApiError::not_found(
             "unknown_route",

@@ -129,7 +129,7 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
         let (verdict, answer) = match sent {
             Sent::Answered(response) if (200..300).contains(&response.status()) => (Verdict::Success, Some((response, None))),
             Sent::Answered(response) => {
-                let body = read_body(&response).await;
+                let body = read_body(&response, timeout_ms).await;
                 let bytes = body.to_vec();
                 let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &bytes, clock::now_s());
                 (verdict, Some((response, Some(body))))
@@ -197,7 +197,7 @@ pub async fn probe_once(app: &App, outbound: &Outbound, key: &str, short_id: &st
     match send_once(app, outbound, &route, key, short_id, 1, u64::from(app.config.upstream_timeout_ms)).await {
         Sent::Answered(response) if (200..300).contains(&response.status()) => Verdict::Success,
         Sent::Answered(response) => {
-            let body = read_body(&response).await.to_vec();
+            let body = read_body(&response, u64::from(app.config.upstream_timeout_ms)).await.to_vec();
             verdict::classify(response.status(), &WebHeaders(&response.headers()), &body, clock::now_s())
         }
         Sent::TimedOut => Verdict::Timeout,
@@ -239,11 +239,13 @@ fn internal(error: worker::Error) -> ApiError {
     ApiError::misconfigured("the Worker could not build the response")
 }
 
-async fn read_body(response: &Response) -> Uint8Array {
+/// The body of an error answer, or nothing if it does not arrive within `timeout_ms` (an upstream that sends
+/// error headers and then stalls must not hold the request).
+async fn read_body(response: &Response, timeout_ms: u64) -> Uint8Array {
     let Ok(promise) = response.array_buffer() else { return Uint8Array::new_with_length(0) };
-    match JsFuture::from(promise).await {
-        Ok(buffer) => Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>()),
-        Err(_) => Uint8Array::new_with_length(0),
+    match select(JsFuture::from(promise), Delay::from(Duration::from_millis(timeout_ms))).await {
+        Either::Left((Ok(buffer), _)) => Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>()),
+        Either::Left((Err(_), _)) | Either::Right(_) => Uint8Array::new_with_length(0),
     }
 }
 

@@ -9,6 +9,35 @@ use worker::Result;
 /// Header that lists the attempts a request made (short key ids and verdicts).
 pub const ATTEMPTS_HEADER: &str = "x-one-balance-attempts";
 
+/// CORS for `/api/…`: credentials travel in headers, never cookies, so any origin may call it (browser chat apps).
+const CORS_HEADERS: &[(&str, &str)] = &[
+    ("access-control-allow-origin", "*"),
+    ("access-control-expose-headers", "x-one-balance-attempts, retry-after"),
+];
+
+const PREFLIGHT_HEADERS: &[(&str, &str)] = &[
+    ("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    ("access-control-allow-headers", "*, authorization"),
+    ("access-control-max-age", "86400"),
+];
+
+fn add_cors(headers: &Headers) -> Result<()> {
+    for (name, value) in CORS_HEADERS {
+        headers.set(name, value)?;
+    }
+    Ok(())
+}
+
+/// The answer to a CORS preflight on `/api/…`.
+pub fn preflight() -> Result<Response> {
+    let headers = Headers::new()?;
+    add_cors(&headers)?;
+    for (name, value) in PREFLIGHT_HEADERS {
+        headers.set(name, value)?;
+    }
+    Ok(Response::new_with_opt_str_and_init(None, &init(204, &headers))?)
+}
+
 fn init(status: u16, headers: &Headers) -> ResponseInit {
     let init = ResponseInit::new();
     init.set_status(status);
@@ -33,6 +62,7 @@ pub fn api_error(error: &ApiError, attempts: Option<&str>) -> Result<Response> {
     if let Some(attempts) = attempts.filter(|a| !a.is_empty()) {
         headers.set(ATTEMPTS_HEADER, attempts)?;
     }
+    add_cors(&headers)?;
     Ok(Response::new_with_opt_str_and_init(Some(&error.body()), &init(error.status, &headers))?)
 }
 
@@ -46,6 +76,7 @@ pub fn stream_through(upstream: &Response, attempts: &str) -> Result<Response> {
         headers.delete(name)?;
     }
     headers.set(ATTEMPTS_HEADER, attempts)?;
+    add_cors(&headers)?;
     Ok(response)
 }
 
@@ -61,5 +92,6 @@ pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attemp
     if let Some(seconds) = retry_after_s {
         headers.set("retry-after", &seconds.to_string())?;
     }
+    add_cors(&headers)?;
     Ok(Response::new_with_opt_buffer_source_and_init(Some(body), &init(status, &headers))?)
 }
