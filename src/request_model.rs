@@ -17,8 +17,20 @@ struct ModelField<'a> {
 /// The model the client asked for, if it named one.
 ///
 /// A body that is not a JSON object (empty, multipart audio, malformed) names no model here; the upstream judges it.
-pub fn model_of(rest: &str, body: &[u8]) -> Option<String> {
-    model_in_body(body).or_else(|| model_in_path(rest))
+/// When both the body and the path name a model they must agree (the body may use Google's `models/…` form): Gemini
+/// serves the path's model, so a different body model would let a key restricted to one model use another, and
+/// would put the cooldown on the wrong model.
+pub fn model_of(rest: &str, body: &[u8]) -> Result<Option<String>, &'static str> {
+    match (model_in_body(body), model_in_path(rest)) {
+        (Some(in_body), Some(in_path)) => {
+            if in_body.strip_prefix("models/").unwrap_or(&in_body) == in_path {
+                Ok(Some(in_path))
+            } else {
+                Err("the body's \"model\" and the model in the path differ: name one model")
+            }
+        }
+        (in_body, in_path) => Ok(in_body.or(in_path)),
+    }
 }
 
 /// `model` from a JSON object body.
@@ -100,24 +112,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_body_model_wins_over_the_path() {
+    fn the_body_model_is_read_and_must_agree_with_a_path_model() {
         let body = br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o-mini","stream":true}"#;
-        assert_eq!(model_of("v1/models/other:x", body).as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(model_of("chat/completions", body), Ok(Some("gpt-4o-mini".to_string())));
+        assert!(model_of("v1/models/other:x", body).is_err(), "a different model in the path is refused");
+        let same = br#"{"model":"models/gemini-2.5-flash","contents":[]}"#;
+        assert_eq!(model_of("v1beta/models/gemini-2.5-flash:generateContent", same), Ok(Some("gemini-2.5-flash".to_string())));
+        let plain = br#"{"model":"gemini-2.5-flash"}"#;
+        assert_eq!(model_of("v1beta/models/gemini-2.5-flash:countTokens", plain), Ok(Some("gemini-2.5-flash".to_string())));
     }
 
     #[test]
     fn gemini_takes_the_model_from_the_path() {
         let body = br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#;
-        assert_eq!(model_of("v1beta/models/gemini-2.5-flash:generateContent", body).as_deref(), Some("gemini-2.5-flash"));
+        assert_eq!(model_of("v1beta/models/gemini-2.5-flash:generateContent", body), Ok(Some("gemini-2.5-flash".to_string())));
         assert_eq!(model_in_path("v1beta/models/gemini-2.5-pro:streamGenerateContent").as_deref(), Some("gemini-2.5-pro"));
         assert_eq!(model_in_path("v1beta/models/text-embedding-004").as_deref(), Some("text-embedding-004"));
     }
 
     #[test]
     fn listings_and_model_less_paths_name_no_model() {
-        assert_eq!(model_of("v1beta/models", b""), None);
-        assert_eq!(model_of("v1beta/models/", b""), None);
-        assert_eq!(model_of("v1/files", b""), None);
+        assert_eq!(model_of("v1beta/models", b""), Ok(None));
+        assert_eq!(model_of("v1beta/models/", b""), Ok(None));
+        assert_eq!(model_of("v1/files", b""), Ok(None));
         assert!(is_models_listing("GET", "v1beta/models"));
         assert!(is_models_listing("get", "models/"));
         assert!(!is_models_listing("POST", "v1beta/models"));

@@ -34,7 +34,8 @@ pub async fn handle(
 
     let body = request::read_body(req).await?;
     let method = req.method();
-    let model = model_of(rest, body.as_ref().map_or(&[][..], |(_, bytes)| bytes.as_slice()));
+    let model = model_of(rest, body.as_ref().map_or(&[][..], |(_, bytes)| bytes.as_slice()))
+        .map_err(|problem| ApiError::bad_request("conflicting_model", problem))?;
     match &model {
         Some(model) => check_model(model).map_err(|problem| ApiError::bad_request("invalid_model", problem))?,
         None if is_models_listing(&method, rest) => {}
