@@ -6,7 +6,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
-import { aiGateway, gemini } from "../harness/providers.mjs";
+import { aiGateway, gemini, openai, openrouter } from "../harness/providers.mjs";
 import { attemptsOf, keyRow, laWallClock, nextPacificMidnightS, nowS, seedKeys, timedFetch, waitForRow } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-native-rotation-7f3c1d9a5e2b";
@@ -245,6 +245,63 @@ describe("rate limits", { timeout: 60_000 }, () => {
     assert.equal(mock.requests.length, 1);
     assert.equal(keyOf(mock.requests[0]), keys[1].key);
   });
+});
+
+describe("other rate-limit and spend shapes", { timeout: 60_000 }, () => {
+  test("a Gemini streaming error that arrives as a JSON array is a rate limit like any other", async () => {
+    const model = "gemini-2.5-flash-stream-array";
+    const keys = await seedKeys(worker, "google-ai-studio", 2);
+    mock.queue(gemini.rateLimitedStreamArray());
+    mock.on(() => true, gemini.stream({ texts: ["ok"], model }));
+    const res = await timedFetch(`${worker.url}/api/google-ai-studio/v1beta/models/${model}:streamGenerateContent`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-goog-api-key": AUTH_KEY },
+      body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }] }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /"text":"ok"/);
+    assert.deepEqual(attemptsOf(res).map((a) => a.verdict), ["rate_limited", "ok"]);
+    const limited = keys.find((k) => k.key === keyOf(mock.requests[0]));
+    await waitForRow(worker, limited.id, (r) => r.coolings[model]?.streak === 1, "the cooldown");
+  });
+
+  const spent = [
+    ["OpenAI 429 insufficient_quota", "openai", "/api/openai/chat/completions", () => openai.insufficientQuota(), () => openai.chatCompletion()],
+    ["OpenRouter 402", "openrouter", "/api/openrouter/v1/chat/completions", () => openrouter.paymentRequired(), () => openai.chatCompletion()],
+  ];
+  for (const [name, provider, path, reply, success] of spent) {
+    test(`${name} cools every model of the key for about a day and never blocks it`, async () => {
+      const keys = await seedKeys(worker, provider, 2);
+      mock.queue(reply());
+      mock.on(() => true, success());
+      const t0 = nowS();
+      const res = await timedFetch(`${worker.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${AUTH_KEY}` },
+        body: JSON.stringify({ model: "some-model", messages: [{ role: "user", content: "hi" }] }),
+      });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      assert.deepEqual(attemptsOf(res).map((a) => a.verdict), ["exhausted", "ok"]);
+      const bad = keys.find((k) => mock.requests[0].headers.authorization === `Bearer ${k.key}`);
+      const row = await waitForRow(worker, bad.id, (r) => r.coolings["*"], "the all-models cooldown");
+      assert.equal(row.status, "active", "spent, not blocked");
+      const end = row.coolings["*"].end_at;
+      assert.ok(end >= t0 + 86_400 - 2 && end <= nowS() + 86_400 + 2, `end_at - now = ${end - t0}`);
+      // The key is skipped for any model while spent.
+      mock.requests.length = 0;
+      for (const model of ["m1", "m2", "m3"]) {
+        const again = await timedFetch(`${worker.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${AUTH_KEY}` },
+          body: JSON.stringify({ model, messages: [] }),
+        });
+        assert.equal(again.status, 200);
+        await again.arrayBuffer();
+      }
+      assert.ok(mock.requests.every((r) => r.headers.authorization !== `Bearer ${bad.key}`));
+    });
+  }
 });
 
 describe("invalid keys", { timeout: 60_000 }, () => {

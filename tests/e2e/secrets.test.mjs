@@ -169,6 +169,16 @@ describe("secrets never leak", { timeout: 90_000 }, () => {
 
     // Let the waitUntil writes of this traffic land (they are part of what must not leak).
     await waitFor(async () => (await worker.d1.first("SELECT count(*) AS n FROM keys WHERE status = 'blocked'")).n === 1, { message: "the block" });
+    await waitFor(async () => (await worker.d1.first(`SELECT count(*) AS n FROM keys WHERE json_extract(model_coolings, '$."*".end_at') > 0`)).n >= 1, {
+      message: "the spent OpenAI key",
+    });
+
+    // The scheduled re-check probes keys that are out of the pool with their own key: make them due now, run it.
+    await worker.d1.run(`UPDATE keys SET check_after = 0 WHERE status = 'blocked' OR json_extract(model_coolings, '$."*".end_at') > 0`);
+    const beforeProbes = mock.requests.length;
+    await worker.dispatchScheduled();
+    await worker.waitForLog(/scheduled re-check: probed [1-9]\d* keys/);
+    assert.ok(mock.requests.length >= beforeProbes + 2, "the re-check probed the blocked and the spent key upstream");
     assert.ok(mock.requests.length >= 25, `${mock.requests.length} upstream requests`);
   });
 
