@@ -250,6 +250,8 @@ describe("the openai SDK against /api/compat", { timeout: 90_000 }, () => {
     assert.equal(mock.requests.length, 2);
     assert.notEqual(poolKeyOf(mock.requests[0]), poolKeyOf(mock.requests[1]));
     assert.ok(poolKeyOf(mock.requests[0]) && poolKeyOf(mock.requests[1]));
+    assert.deepEqual(mock.requests[1].body, mock.requests[0].body, "the rewritten body is replayed byte for byte");
+    assert.equal(mock.requests[1].json().model, "gemini-2.5-pro");
   });
 
   test("when every key is cooling the SDK raises RateLimitError with a retry-after header", async () => {

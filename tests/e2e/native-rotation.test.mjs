@@ -373,6 +373,7 @@ describe("faults that are not the key's", { timeout: 60_000 }, () => {
       assert.equal(mock.requests.length, 3);
       const [faulted, limited, served] = mock.requests.map((r) => keys.find((k) => k.key === keyOf(r)));
       assert.equal(new Set([faulted, limited, served]).size, 3);
+      for (const r of mock.requests) assert.deepEqual(r.body, mock.requests[0].body, "the same body bytes on every attempt");
       const verdicts = attemptsOf(res).map((a) => a.verdict);
       assert.deepEqual(verdicts.slice(1), ["rate_limited", "ok"]);
       assert.ok(["not_key_fault", "transient"].includes(verdicts[0]), `first verdict ${verdicts[0]}`);
