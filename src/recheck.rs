@@ -17,13 +17,27 @@ pub const MAX_CHECK_INTERVAL_S: u64 = 86_400;
 /// Keys probed per scheduled run (each probe is one subrequest).
 pub const PROBES_PER_RUN: u32 = 10;
 
-/// Why a key is out of the pool.
+/// Why a key is out of the pool — or that it is not (the admin page's "check now" on a working key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Absence {
     /// `status = 'blocked'`.
     Blocked,
     /// Active, but its all-models entry cools it for spend or credit.
     Exhausted,
+    /// Active and in the pool.
+    InPool,
+}
+
+impl Absence {
+    /// Reads a row's state at `now_s`.
+    pub fn of(status: &str, coolings: &[(String, ModelCooling)], now_s: u64) -> Absence {
+        let exhausted = coolings.iter().any(|(model, state)| model == ALL_MODELS && is_cooling(state, now_s));
+        match (status, exhausted) {
+            ("blocked", _) => Absence::Blocked,
+            (_, true) => Absence::Exhausted,
+            _ => Absence::InPool,
+        }
+    }
 }
 
 /// One probe request.
@@ -60,7 +74,7 @@ pub fn probe_for(provider: &Provider, absence: Absence, coolings: &[(String, Mod
         Some(Probe { method: "POST", rest, body: Some(body.to_string()), key_placement: KeyPlacement::Bearer })
     };
     match absence {
-        Absence::Blocked => listing.or_else(generation),
+        Absence::Blocked | Absence::InPool => listing.or_else(generation),
         Absence::Exhausted => generation(),
     }
 }
@@ -74,6 +88,8 @@ pub enum Finding {
     StillOut(&'static str),
     /// The probe proved nothing (gateway, network, server trouble): look again after the same interval.
     Inconclusive(&'static str),
+    /// The provider offers no probe: look again only after the longest interval.
+    Unprobeable,
 }
 
 /// Reads a probe's verdict. A key-scoped rate limit proves the key is accepted and has quota coming.
@@ -85,6 +101,57 @@ pub fn judge(verdict: Verdict) -> Finding {
         Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError => {
             Finding::Inconclusive(verdict.label())
         }
+    }
+}
+
+/// The change a finding makes to a key's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckUpdate {
+    /// The new `status`, when it changes.
+    pub status: Option<&'static str>,
+    /// Whether the all-models (exhaustion) entry is removed.
+    pub clear_all_models: bool,
+    /// The next check (`None`: no check planned, the key is in the pool).
+    pub check_after_s: Option<u64>,
+    /// Failed checks in a row after this one.
+    pub failures: u32,
+    /// What the admin page shows as the last result.
+    pub result: String,
+}
+
+/// What `finding` changes for a key that was `absence` with `failures` failed checks in a row.
+pub fn update_for(absence: Absence, finding: Finding, failures: u32, now_s: u64) -> CheckUpdate {
+    let keep = |check_after_s: Option<u64>, result: String| CheckUpdate {
+        status: None,
+        clear_all_models: false,
+        check_after_s,
+        failures,
+        result,
+    };
+    match (finding, absence) {
+        (Finding::Restore, _) => CheckUpdate {
+            status: (absence == Absence::Blocked).then_some("active"),
+            clear_all_models: absence == Absence::Exhausted,
+            check_after_s: None,
+            failures: 0,
+            result: "ok".to_string(),
+        },
+        (Finding::StillOut("invalid_key"), Absence::InPool) => CheckUpdate {
+            status: Some("blocked"),
+            clear_all_models: false,
+            check_after_s: Some(now_s.saturating_add(FIRST_CHECK_AFTER_S)),
+            failures: 0,
+            result: "invalid_key".to_string(),
+        },
+        (Finding::StillOut(reason), Absence::InPool) => keep(None, reason.to_string()),
+        (Finding::StillOut(reason), _) => CheckUpdate {
+            failures: failures.saturating_add(1),
+            ..keep(Some(next_check_s(failures, now_s)), reason.to_string())
+        },
+        (Finding::Inconclusive(reason), Absence::InPool) => keep(None, format!("inconclusive: {reason}")),
+        (Finding::Inconclusive(reason), _) => keep(Some(recheck_inconclusive_s(failures, now_s)), format!("inconclusive: {reason}")),
+        (Finding::Unprobeable, Absence::InPool) => keep(None, "no probe for this provider".to_string()),
+        (Finding::Unprobeable, _) => keep(Some(now_s.saturating_add(MAX_CHECK_INTERVAL_S)), "no probe for this provider".to_string()),
     }
 }
 
@@ -139,6 +206,38 @@ mod tests {
         assert_eq!(probe_for(gemini, Absence::Exhausted, &all_cooling, 100), None);
         let expired = [cooling("gemini-2.5-flash-lite", 50)];
         assert!(probe_for(gemini, Absence::Exhausted, &expired, 100).expect("free again").body.expect("body").contains("flash-lite"));
+    }
+
+    #[test]
+    fn a_rows_state_is_read_from_status_and_the_all_models_entry() {
+        assert_eq!(Absence::of("blocked", &[cooling("*", 500)], 100), Absence::Blocked);
+        assert_eq!(Absence::of("active", &[cooling("*", 500)], 100), Absence::Exhausted);
+        assert_eq!(Absence::of("active", &[cooling("*", 50), cooling("m", 500)], 100), Absence::InPool);
+    }
+
+    #[test]
+    fn findings_change_the_row_as_the_absence_requires() {
+        let restored = update_for(Absence::Blocked, Finding::Restore, 3, 1_000);
+        assert_eq!((restored.status, restored.clear_all_models, restored.check_after_s, restored.failures), (Some("active"), false, None, 0));
+        let refilled = update_for(Absence::Exhausted, Finding::Restore, 1, 1_000);
+        assert_eq!((refilled.status, refilled.clear_all_models), (None, true));
+        let failed = update_for(Absence::Blocked, Finding::StillOut("invalid_key"), 1, 1_000);
+        assert_eq!((failed.check_after_s, failed.failures, failed.result.as_str()), (Some(1_000 + 7_200), 2, "invalid_key"));
+        let unsure = update_for(Absence::Exhausted, Finding::Inconclusive("timeout"), 2, 1_000);
+        assert_eq!((unsure.check_after_s, unsure.failures, unsure.result.as_str()), (Some(1_000 + 7_200), 2, "inconclusive: timeout"));
+        let unprobeable = update_for(Absence::Blocked, Finding::Unprobeable, 0, 1_000);
+        assert_eq!(unprobeable.check_after_s, Some(1_000 + MAX_CHECK_INTERVAL_S));
+    }
+
+    #[test]
+    fn checking_a_key_in_the_pool_blocks_it_only_when_it_proves_invalid() {
+        let invalid = update_for(Absence::InPool, Finding::StillOut("invalid_key"), 0, 1_000);
+        assert_eq!((invalid.status, invalid.check_after_s), (Some("blocked"), Some(1_000 + FIRST_CHECK_AFTER_S)));
+        let fine = update_for(Absence::InPool, Finding::Restore, 0, 1_000);
+        assert_eq!((fine.status, fine.check_after_s, fine.result.as_str()), (None, None, "ok"));
+        let spent = update_for(Absence::InPool, Finding::StillOut("exhausted"), 0, 1_000);
+        assert_eq!((spent.status, spent.check_after_s), (None, None), "traffic will cool it");
+        assert_eq!(update_for(Absence::InPool, Finding::Unprobeable, 0, 1_000).check_after_s, None);
     }
 
     #[test]

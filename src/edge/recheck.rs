@@ -60,10 +60,11 @@ async fn check<'a>(app: &App, db: &worker::D1Database, keys: &'a [store::OutKey]
 }
 
 async fn probe(app: &App, key: &store::OutKey, now_s: u64) -> Finding {
-    let Some(provider) = providers::find(&key.provider) else { return Finding::Inconclusive("unknown_provider") };
+    let Some(provider) = providers::find(&key.provider) else { return Finding::Unprobeable };
     let coolings = parse_model_coolings(key.model_coolings.as_deref());
-    let Some(probe) = recheck::probe_for(provider, key.absence(), &coolings, now_s) else {
-        return Finding::Inconclusive("no_probe");
+    let absence = recheck::Absence::of(&key.status, &coolings, now_s);
+    let Some(probe) = recheck::probe_for(provider, absence, &coolings, now_s) else {
+        return Finding::Unprobeable;
     };
     let Ok(headers) = Headers::new() else { return Finding::Inconclusive("internal") };
     if probe.body.is_some() {

@@ -164,13 +164,9 @@ pub struct OutKey {
 }
 
 impl OutKey {
-    /// Why the key is out of the pool.
-    pub fn absence(&self) -> Absence {
-        if self.status == "blocked" {
-            Absence::Blocked
-        } else {
-            Absence::Exhausted
-        }
+    /// Why the key is out of the pool at `now_s` (or that it is in it).
+    pub fn absence(&self, now_s: u64) -> Absence {
+        Absence::of(&self.status, &parse_model_coolings(self.model_coolings.as_deref()), now_s)
     }
 }
 
@@ -195,48 +191,31 @@ pub async fn keys_by_id(db: &D1Database, ids_json: &str) -> Result<Vec<OutKey>> 
     db.prepare(sql).bind(&[JsValue::from_str(ids_json)])?.all().await?.results::<OutKey>()
 }
 
-/// Records the findings of one re-check run in one batch.
+/// Records the findings of one re-check run in one batch; what each finding changes is decided by
+/// [`recheck::update_for`].
 pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now_s: u64) -> Result<()> {
     let mut statements = Vec::with_capacity(findings.len());
     for (key, finding) in findings {
         let failures = key.check_failures.map_or(0, |f| f.max(0.0) as u32);
-        let statement = match (finding, key.absence()) {
-            (Finding::Restore, Absence::Blocked) => db
-                .prepare(
-                    "UPDATE keys SET status = 'active', check_after = NULL, check_failures = 0, last_checked_at = CAST(?2 AS INTEGER),
-                       last_check_result = 'ok', updated_at = CAST(?2 AS INTEGER) WHERE id = ?1",
-                )
-                .bind(&[JsValue::from_str(&key.id), num(now_s)])?,
-            (Finding::Restore, Absence::Exhausted) => db
-                .prepare(
-                    "UPDATE keys SET model_coolings = CASE WHEN json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"') ELSE model_coolings END,
-                       check_after = NULL, check_failures = 0, last_checked_at = CAST(?2 AS INTEGER), last_check_result = 'ok',
-                       updated_at = CAST(?2 AS INTEGER) WHERE id = ?1",
-                )
-                .bind(&[JsValue::from_str(&key.id), num(now_s)])?,
-            (Finding::StillOut(reason), _) => db
-                .prepare(
-                    "UPDATE keys SET check_failures = check_failures + 1, check_after = CAST(?3 AS INTEGER),
-                       last_checked_at = CAST(?2 AS INTEGER), last_check_result = ?4 WHERE id = ?1",
-                )
-                .bind(&[
-                    JsValue::from_str(&key.id),
-                    num(now_s),
-                    num(recheck::next_check_s(failures, now_s)),
-                    JsValue::from_str(reason),
-                ])?,
-            (Finding::Inconclusive(reason), _) => db
-                .prepare(
-                    "UPDATE keys SET check_after = CAST(?3 AS INTEGER), last_checked_at = CAST(?2 AS INTEGER), last_check_result = ?4 WHERE id = ?1",
-                )
-                .bind(&[
-                    JsValue::from_str(&key.id),
-                    num(now_s),
-                    num(recheck::recheck_inconclusive_s(failures, now_s)),
-                    JsValue::from_str(&format!("inconclusive: {reason}")),
-                ])?,
-        };
-        statements.push(statement);
+        let update = recheck::update_for(key.absence(now_s), *finding, failures, now_s);
+        statements.push(
+            db.prepare(
+                "UPDATE keys SET status = COALESCE(?2, status),
+                   model_coolings = CASE WHEN ?3 = 1 AND json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"') ELSE model_coolings END,
+                   check_after = CAST(?4 AS INTEGER), check_failures = CAST(?5 AS INTEGER), last_checked_at = CAST(?6 AS INTEGER),
+                   last_check_result = ?7, updated_at = CAST(?6 AS INTEGER)
+                 WHERE id = ?1",
+            )
+            .bind(&[
+                JsValue::from_str(&key.id),
+                update.status.map_or(JsValue::NULL, JsValue::from_str),
+                num(u64::from(update.clear_all_models)),
+                update.check_after_s.map_or(JsValue::NULL, num),
+                num(u64::from(update.failures)),
+                num(now_s),
+                JsValue::from_str(&update.result),
+            ])?,
+        );
     }
     if !statements.is_empty() {
         db.batch(statements).await?;
