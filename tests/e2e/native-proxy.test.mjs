@@ -170,6 +170,7 @@ describe("native proxy with raw HTTP", { timeout: 60_000 }, () => {
       ["/api/openai/chat/completions", { authorization: AUTH_KEY }], // no "Bearer"
       ["/api/openai/chat/completions", { "x-goog-api-key": AUTH_KEY }], // OpenAI reads only Authorization
       ["/api/anthropic/v1/messages", { authorization: `Bearer ${AUTH_KEY}x` }],
+      [`/api/openai/chat/completions?key=${AUTH_KEY}`, {}], // ?key= is Gemini's convention only
     ];
     for (const [path, headers] of attempts) {
       const res = await timedFetch(`${worker.url}${path}`, {

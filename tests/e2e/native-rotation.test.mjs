@@ -389,10 +389,12 @@ describe("client errors", { timeout: 30_000 }, () => {
   test("a client 400 is returned untouched after exactly one upstream attempt", async () => {
     const keys = await seedKeys(worker, "google-ai-studio", 3);
     const reply = gemini.badRequest();
+    reply.headers["set-cookie"] = "NID=upstream; Path=/";
     const sentBytes = Buffer.from(JSON.stringify(reply.body));
     mock.on(() => true, reply);
     const res = await generate(FLASH);
     assert.equal(res.status, 400);
+    assert.deepEqual(res.headers.getSetCookie(), [], "set-cookie is stripped from error answers too");
     assert.equal(res.headers.get("content-type"), reply.headers["content-type"]);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), sentBytes, "same bytes");
     assert.equal(mock.requests.length, 1);
