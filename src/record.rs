@@ -3,7 +3,7 @@
 //!
 //! A success writes nothing unless it breaks a 429 streak, so the success path costs no D1 write.
 
-use crate::cooldown::{self, CoolHint, ModelCooling, ALL_MODELS};
+use crate::cooldown::{self, ModelCooling, ALL_MODELS};
 use crate::providers::Provider;
 use crate::verdict::Verdict;
 
@@ -67,14 +67,11 @@ pub fn plan(verdict: Verdict, attempt: &Attempt<'_>) -> KeyUpdate {
             }
             _ => KeyUpdate::Nothing,
         },
+        // A models listing names no model: SPEC §2 keeps it out of the cooldown bookkeeping.
+        Verdict::RateLimited(_) if attempt.model.is_none() => KeyUpdate::Nothing,
         Verdict::RateLimited(hint) => {
+            let model = attempt.model.unwrap_or_default();
             let until_s = cooldown::hint_until_s(hint, attempt.provider.daily_reset, now_s);
-            let Some(model) = attempt.model else {
-                // A listing names no model: a rate limit on it is a short pause for every model.
-                let hint_until = cooldown::hint_until_s(CoolHint::None, attempt.provider.daily_reset, now_s).min(until_s);
-                let state = cooldown::after_rate_limit(attempt.previous_all, hint_until, daily_reset_s, u32::MAX, now_s);
-                return cool(ALL_MODELS, state, hint_until, daily_reset_s, 0, false);
-            };
             let state = cooldown::after_rate_limit(attempt.previous, until_s, daily_reset_s, attempt.threshold, now_s);
             cool(model, state, until_s, daily_reset_s, 1, false)
         }
@@ -94,6 +91,7 @@ fn cool(model: &str, state: ModelCooling, until_s: u64, daily_reset_s: u64, stre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cooldown::CoolHint;
     use crate::providers::find;
 
     fn attempt(model: Option<&'static str>, previous: ModelCooling) -> Attempt<'static> {
@@ -157,11 +155,8 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_limited_listing_pauses_the_key_briefly_for_every_model() {
-        let a = attempt(None, ModelCooling::default());
-        let KeyUpdate::Cool { model, state, streak_step, .. } = plan(Verdict::RateLimited(CoolHint::DailyReset), &a) else {
-            panic!("expected a cooldown");
-        };
-        assert_eq!((model.as_str(), state.end_at_s, streak_step), ("*", a.now_s + 65, 0));
+    fn a_rate_limited_listing_records_nothing() {
+        assert_eq!(plan(Verdict::RateLimited(CoolHint::DailyReset), &attempt(None, ModelCooling::default())), KeyUpdate::Nothing);
     }
+
 }
