@@ -60,27 +60,23 @@ pub struct Attempt<'a> {
 pub fn plan(verdict: Verdict, attempt: &Attempt<'_>) -> KeyUpdate {
     let now_s = attempt.now_s;
     let daily_reset_s = cooldown::daily_reset_s(attempt.provider.daily_reset, now_s);
-    match verdict {
-        Verdict::Success => match attempt.model {
-            Some(model) if attempt.previous.streak > 0 => {
-                KeyUpdate::ClearStreak { model: model.to_string(), state: ModelCooling { streak: 0, ..attempt.previous } }
-            }
-            _ => KeyUpdate::Nothing,
-        },
-        // A models listing names no model: SPEC §2 keeps it out of the cooldown bookkeeping.
-        Verdict::RateLimited(_) if attempt.model.is_none() => KeyUpdate::Nothing,
-        Verdict::RateLimited(hint) => {
-            let model = attempt.model.unwrap_or_default();
+    match (verdict, attempt.model) {
+        (Verdict::Success, Some(model)) if attempt.previous.streak > 0 => {
+            KeyUpdate::ClearStreak { model: model.to_string(), state: ModelCooling { streak: 0, ..attempt.previous } }
+        }
+        (Verdict::RateLimited(hint), Some(model)) => {
             let until_s = cooldown::hint_until_s(hint, attempt.provider.daily_reset, now_s);
             let state = cooldown::after_rate_limit(attempt.previous, until_s, daily_reset_s, attempt.threshold, now_s);
             cool(model, state, until_s, daily_reset_s, 1, false)
         }
-        Verdict::Exhausted => {
+        (Verdict::Exhausted, _) => {
             let state = cooldown::after_exhausted(attempt.previous_all, now_s);
             cool(ALL_MODELS, state, now_s.saturating_add(cooldown::EXHAUSTED_COOLDOWN_S), daily_reset_s, 0, true)
         }
-        Verdict::InvalidKey => KeyUpdate::Block,
-        Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError => KeyUpdate::Nothing,
+        (Verdict::InvalidKey, _) => KeyUpdate::Block,
+        // A models listing names no model: SPEC §2 keeps it out of the cooldown bookkeeping.
+        (Verdict::Success | Verdict::RateLimited(_), _)
+        | (Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError, _) => KeyUpdate::Nothing,
     }
 }
 
