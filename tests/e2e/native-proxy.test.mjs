@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "../harness/worker.mjs";
 import { deferred, startMock } from "../harness/mock-upstream.mjs";
-import { anthropic, gemini, openai } from "../harness/providers.mjs";
+import { gemini, openai } from "../harness/providers.mjs";
 import { attemptsOf, keyRow, readUntil, seedKeys, timedFetch } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-native-proxy-4b8e2f61c0d3";

@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import { GoogleGenAI } from "@google/genai";
 import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
-import { anthropic, gemini, openai as openaiReplies, openrouter } from "../harness/providers.mjs";
+import { gemini, openai as openaiReplies, openrouter } from "../harness/providers.mjs";
 import { seedKeys, waitFor } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-secrets-SvcKey-83f1a6c2d9e0b7";
