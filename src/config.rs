@@ -30,6 +30,8 @@ pub struct Config {
     pub direct_base_urls: Vec<(&'static str, String)>,
     /// Pool-wide throttle detection thresholds (`THROTTLE_*`).
     pub throttle: ThrottleConfig,
+    /// Seconds between two writes of an isolate's per-key usage figures to D1 (`USAGE_FLUSH_SECONDS`; 0: every request).
+    pub usage_flush_s: u32,
 }
 
 /// A configuration value that cannot be used, with the variable it came from.
@@ -110,6 +112,7 @@ impl Config {
             max_attempts: number(text("MAX_ATTEMPTS"), "MAX_ATTEMPTS", 10, 1..=40)?,
             key_cache_ttl_s: number(text("KEY_CACHE_TTL_SECONDS"), "KEY_CACHE_TTL_SECONDS", 60, 0..=3600)?,
             upstream_timeout_ms: number(text("UPSTREAM_TIMEOUT_MS"), "UPSTREAM_TIMEOUT_MS", 60_000, 100..=600_000)?,
+            usage_flush_s: number(text("USAGE_FLUSH_SECONDS"), "USAGE_FLUSH_SECONDS", 300, 0..=86_400)?,
         })
     }
 }
@@ -184,6 +187,15 @@ mod tests {
         assert_eq!(cfg.max_attempts, 10);
         assert_eq!(cfg.key_cache_ttl_s, 60);
         assert_eq!(cfg.upstream_timeout_ms, 60_000);
+    }
+
+    #[test]
+    fn usage_flush_seconds_defaults_to_five_minutes_and_allows_zero_to_a_day() {
+        assert_eq!(config(&[]).expect("defaults").usage_flush_s, 300);
+        assert_eq!(config(&[("USAGE_FLUSH_SECONDS", "0")]).expect("valid").usage_flush_s, 0);
+        assert_eq!(config(&[("USAGE_FLUSH_SECONDS", "86400")]).expect("valid").usage_flush_s, 86_400);
+        let err = config(&[("USAGE_FLUSH_SECONDS", "86401")]).expect_err("over a day");
+        assert_eq!(err.var, "USAGE_FLUSH_SECONDS");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! types, and are unit-tested on the host with `cargo test`. Everything that touches the Workers runtime (D1, fetch,
 //! the isolate cache, `wait_until`, the clock) lives under [`edge`], which is compiled only for `wasm32`.
 
+pub mod admin;
 pub mod api_error;
 pub mod compat;
 pub mod config;

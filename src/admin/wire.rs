@@ -1,5 +1,6 @@
 //! Wire formats the admin site reads and writes by hand: `application/x-www-form-urlencoded` (form bodies and
-//! query strings), percent-encoding for the URLs it builds, the `Cookie` request header and `Set-Cookie` values.
+//! query strings), percent-encoding for the URLs it builds, the `Cookie` request header and `Set-Cookie` values,
+//! and the origin check of state-changing browser requests.
 //!
 //! Decoding never fails: a malformed escape is kept as written and invalid UTF-8 becomes U+FFFD, so hostile input
 //! yields odd values that validation then refuses, never a panic.
@@ -105,6 +106,39 @@ pub fn lang_cookie(code: &str) -> String {
     format!("{LANG_COOKIE}={code}; Max-Age=31536000; Path=/; Secure; SameSite=Lax")
 }
 
+/// The origin (`scheme://host[:port]`) of an absolute URL.
+pub fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+/// Whether a state-changing request may come from a page of this site. Browsers send `Sec-Fetch-Site` on form
+/// posts; when present it must say same-origin (a sibling subdomain is not). `Origin`, when it names an origin,
+/// must be this one; `Origin: null` says nothing (browsers send it for every post from a page served with
+/// `Referrer-Policy: no-referrer`, as these pages are). Clients that send neither header (scripts, old browsers)
+/// are judged by the CSRF token alone.
+pub fn is_same_origin(url: &str, origin: Option<&str>, fetch_site: Option<&str>) -> bool {
+    let site_ok = fetch_site.is_none_or(|site| matches!(site.trim(), "same-origin" | "none"));
+    let origin_ok = origin.map(str::trim).filter(|o| *o != "null").is_none_or(|o| o.eq_ignore_ascii_case(origin_of(url)));
+    site_ok && origin_ok
+}
+
+/// A link back to this page: the path (falling back to `/` unless it is a plain local path) and the query without
+/// parameter `drop`.
+pub fn local_url(path: &str, query: &str, drop: &str) -> String {
+    let path = if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') { path } else { "/" };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(drop))
+        .collect();
+    if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +188,27 @@ mod tests {
             assert!(set.contains(part), "{set} lacks {part}");
         }
         assert!(cleared_session_cookie().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn only_same_origin_browser_posts_pass_the_origin_check() {
+        let url = "https://ob.example.workers.dev/keys/openai/add";
+        assert_eq!(origin_of(url), "https://ob.example.workers.dev");
+        assert_eq!(origin_of("http://127.0.0.1:8787"), "http://127.0.0.1:8787");
+        assert!(is_same_origin(url, Some("https://ob.example.workers.dev"), Some("same-origin")));
+        assert!(is_same_origin(url, None, None), "a script without browser headers relies on the token");
+        assert!(!is_same_origin(url, Some("https://evil.example"), None));
+        assert!(is_same_origin(url, Some("null"), Some("same-origin")), "no-referrer pages post with Origin: null");
+        assert!(!is_same_origin(url, Some("null"), Some("cross-site")));
+        assert!(!is_same_origin(url, None, Some("cross-site")));
+        assert!(!is_same_origin(url, None, Some("same-site")), "a sibling subdomain is another site here");
+    }
+
+    #[test]
+    fn links_back_stay_local_and_drop_the_language() {
+        assert_eq!(local_url("/keys/openai", "lang=zh&q=a%20b", "lang"), "/keys/openai?q=a%20b");
+        assert_eq!(local_url("/", "lang=en", "lang"), "/");
+        assert_eq!(local_url("//evil.example/x", "", "lang"), "/");
+        assert_eq!(local_url("/\\evil", "", "lang"), "/");
     }
 }

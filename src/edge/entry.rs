@@ -1,7 +1,7 @@
 //! The Worker's fetch entry point: route, then hand the request to its handler. Errors become responses here.
 
 use super::app::{self, App};
-use super::{compat, native, request, respond};
+use super::{admin, compat, native, request, respond};
 use crate::api_error::ApiError;
 use crate::compat::Operation;
 use crate::routes::{route, ApiRoute, Route};
@@ -14,13 +14,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let (path, query) = request::split_url(&url);
     let outcome = match route(&req.method(), path) {
         Route::Health => return respond::fixed(200, "text/plain; charset=utf-8", "ok"),
-        Route::Admin => return respond::fixed(404, "text/plain; charset=utf-8", "not found"),
-        Route::Preflight => return respond::preflight(),
+        Route::Admin => return admin::handle(&req, &env, path, query).await,
         Route::BadApiPath(problem) => Err(ApiError::bad_request("bad_path", problem)),
         Route::CompatNotFound => Err(ApiError::not_found(
             "unknown_route",
             "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
         )),
+        Route::Preflight => return respond::preflight(),
         Route::Api(api) => match app::app(&env) {
             Ok(app) => serve_api(&app, api, &req, query, &env, &ctx).await,
             Err(error) => Err(error),

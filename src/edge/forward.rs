@@ -214,10 +214,10 @@ fn give_up(
     attempts: &str,
 ) -> Result<Response, ApiError> {
     let now_s = clock::now_s();
-    let earliest_free = pool.borrow().earliest_free_s(model, now_s);
-    let retry_after = earliest_free.map(|end| cooldown::retry_after_s(end, now_s));
+    let earliest_end = pool.borrow().earliest_cooldown_end_s(model, now_s);
+    let retry_after = earliest_end.map(|end| cooldown::retry_after_s(end, now_s));
     match last_failure {
-        None if pool.borrow().is_empty() || earliest_free.is_none() => Err(ApiError::no_keys(provider.slug)),
+        None if pool.borrow().is_empty() || earliest_end.is_none() => Err(ApiError::no_keys(provider.slug)),
         None => Err(ApiError::all_cooling(provider.slug, retry_after.unwrap_or(1))),
         Some(Failure::Upstream { status: 429, headers, body }) => {
             let fallback = WebHeaders(&headers).header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());

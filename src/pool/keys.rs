@@ -182,13 +182,15 @@ impl KeyPool {
         models
     }
 
-    /// The soonest moment any usable key is free for `model`, if every usable key is cooling.
-    pub fn earliest_free_s(&self, model: Option<&str>, now_s: u64) -> Option<u64> {
+    /// The soonest end of a cooldown on `model` among keys that are not blocked; `None` when no key cools.
+    /// It answers a client's `Retry-After`: keys the request did not reach may still be free, but the soonest a
+    /// key it did try comes back is a bound the client can rely on.
+    pub fn earliest_cooldown_end_s(&self, model: Option<&str>, now_s: u64) -> Option<u64> {
         (0..self.keys.len())
             .filter(|&i| !self.is_blocked(i))
             .map(|i| self.state(i, model).end_at_s)
-            .min()
             .filter(|&end| end > now_s)
+            .min()
     }
 }
 
@@ -276,11 +278,11 @@ mod tests {
     }
 
     #[test]
-    fn earliest_free_ignores_blocked_keys_and_is_none_when_a_key_is_free() {
-        let mut pool = KeyPool::new(vec![key("a", &[("m", 300)]), key("b", &[("m", 200)]), key("c", &[("m", 100)])]);
+    fn the_earliest_cooldown_end_ignores_blocked_and_free_keys() {
+        let mut pool = KeyPool::new(vec![key("a", &[("m", 300)]), key("b", &[("m", 200)]), key("c", &[("m", 100)]), key("d", &[])]);
         pool.learn_blocked("c", 0);
-        assert_eq!(pool.earliest_free_s(Some("m"), 50), Some(200));
-        assert_eq!(pool.earliest_free_s(Some("other"), 50), None);
+        assert_eq!(pool.earliest_cooldown_end_s(Some("m"), 50), Some(200), "d is free, b comes back first");
+        assert_eq!(pool.earliest_cooldown_end_s(Some("other"), 50), None);
     }
 
     #[test]

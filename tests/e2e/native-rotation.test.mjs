@@ -440,11 +440,6 @@ describe("all keys rate-limited, with the pool-wide throttle detector off", { ti
 
   test(
     "12 keys all answering 429: 10 distinct keys tried, the last 429 returned, Retry-After no later than the first key is free",
-    {
-      todo:
-        "src/edge/forward.rs give_up: with untried free keys left, earliest_free_s() is None and Retry-After falls back " +
-        "to the default 65 s, although the tried keys are free again in 39 s (reported to the lead)",
-    },
     async () => {
       const keys = await seedKeys(worker2, "google-ai-studio", 12);
       mock2.on(() => true, gemini.rateLimited({ retryDelay: "37s" }));

@@ -1,0 +1,372 @@
+//! The D1 adapter of the admin site: every SQL string it runs, and the rows it reads, turned into
+//! `crate::admin::records` types.
+//!
+//! SQL text is only ever built from the constants below; values travel as bound parameters, numbers as JS numbers
+//! (D1's integer binding is 32-bit). Lists of keys or ids travel as ONE JSON parameter read with `json_each`, so a
+//! statement stays far under D1's 100-parameter limit however many keys it touches. A cooldown counts as running
+//! when any entry of `model_coolings` has `end_at` later than now; malformed JSON counts as no cooldown.
+
+use crate::admin::commands::Target;
+use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
+use crate::admin::records::{Counts, KeyRecord, UsageFigures};
+use crate::admin::throttle::{Failures, WINDOW_S};
+use crate::admin::usage::Batch;
+use crate::pool::{parse_model_coolings, Secret};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Result};
+
+/// Keys per insert statement: one JSON parameter of at most 1,000 keys × 512 characters stays under D1's 2 MB
+/// value limit.
+pub const INSERT_CHUNK: usize = 1_000;
+
+fn num(value: u64) -> JsValue {
+    JsValue::from_f64(value as f64)
+}
+
+fn text(value: &str) -> JsValue {
+    JsValue::from_str(value)
+}
+
+fn json_list(items: &[String]) -> JsValue {
+    text(&serde_json::Value::from(items.to_vec()).to_string())
+}
+
+/// `model_coolings` as a JSON object whatever is stored (NULL, malformed or non-object text → `{}`).
+macro_rules! coolings_of {
+    ($column:literal) => {
+        concat!(
+            "CASE WHEN json_valid(", $column, ") THEN CASE WHEN json_type(", $column, ") = 'object' THEN ", $column,
+            " ELSE '{}' END ELSE '{}' END"
+        )
+    };
+}
+
+/// Whether key `k` is cooling for some model at `?1` (now).
+const COOLING: &str = concat!(
+    "EXISTS (SELECT 1 FROM json_each(",
+    coolings_of!("k.model_coolings"),
+    ") AS c WHERE CASE WHEN c.type = 'object' THEN CAST(json_extract(c.value, '$.end_at') AS REAL) ELSE 0 END > ?1)"
+);
+
+/// Search by key fragment or remark: `?3` is a LIKE pattern with wildcards escaped, or '' for no search.
+const SEARCH: &str = r"(?3 = '' OR k.key LIKE ?3 ESCAPE '\' OR k.remark LIKE ?3 ESCAPE '\')";
+
+fn tab_sql(tab: Tab) -> String {
+    match tab {
+        Tab::Active => format!("k.status = 'active' AND NOT {COOLING}"),
+        Tab::Cooling => format!("k.status = 'active' AND {COOLING}"),
+        Tab::Blocked => "k.status = 'blocked'".to_string(),
+    }
+}
+
+fn sort_sql(sort: Sort) -> &'static str {
+    match sort {
+        Sort::Created => "k.created_at DESC, k.id",
+        Sort::Cooling => "k.total_cooling_seconds DESC, k.created_at DESC, k.id",
+        Sort::Usage => "COALESCE(u.requests, 0) DESC, k.created_at DESC, k.id",
+    }
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    provider: Option<String>,
+    active: Option<f64>,
+    cooling: Option<f64>,
+    blocked: Option<f64>,
+}
+
+fn whole(value: Option<f64>) -> u64 {
+    value.filter(|v| v.is_finite() && *v > 0.0).map_or(0, |v| v as u64)
+}
+
+impl CountRow {
+    fn counts(&self) -> Counts {
+        Counts { active: whole(self.active), cooling: whole(self.cooling), blocked: whole(self.blocked) }
+    }
+}
+
+const COUNT_COLUMNS: &str = "COALESCE(SUM(status = 'active' AND NOT cooling), 0) AS active,
+  COALESCE(SUM(status = 'active' AND cooling), 0) AS cooling,
+  COALESCE(SUM(status = 'blocked'), 0) AS blocked";
+
+/// Counts of every provider slug that has keys.
+pub async fn provider_counts(db: &D1Database, now_s: u64) -> Result<Vec<(String, Counts)>> {
+    let sql = format!(
+        "SELECT provider, {COUNT_COLUMNS} FROM (SELECT k.provider AS provider, k.status AS status, {COOLING} AS cooling FROM keys AS k)
+         GROUP BY provider ORDER BY provider"
+    );
+    let rows = db.prepare(sql).bind(&[num(now_s)])?.all().await?.results::<CountRow>()?;
+    Ok(rows.into_iter().filter_map(|row| Some((row.provider.clone()?, row.counts()))).collect())
+}
+
+fn search_param(query: &ListQuery) -> JsValue {
+    text(&query.like_pattern().unwrap_or_default())
+}
+
+/// Counts per tab of one provider, with the search applied.
+pub async fn tab_counts(db: &D1Database, provider: &str, query: &ListQuery, now_s: u64) -> Result<Counts> {
+    let sql = format!(
+        "SELECT NULL AS provider, {COUNT_COLUMNS} FROM (SELECT k.status AS status, {COOLING} AS cooling FROM keys AS k
+         WHERE k.provider = ?2 AND {SEARCH})"
+    );
+    let row = db.prepare(sql).bind(&[num(now_s), text(provider), search_param(query)])?.first::<CountRow>(None).await?;
+    Ok(row.map(|r| r.counts()).unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    id: String,
+    key: String,
+    provider: String,
+    status: String,
+    remark: Option<String>,
+    created_at: Option<f64>,
+    total_cooling_seconds: Option<f64>,
+    model_coolings: Option<String>,
+    requests: Option<f64>,
+    successes: Option<f64>,
+    rate_limited: Option<f64>,
+    errors: Option<f64>,
+    last_used_at: Option<f64>,
+    last_error: Option<String>,
+    last_error_at: Option<f64>,
+}
+
+impl KeyRow {
+    fn record(self) -> KeyRecord {
+        KeyRecord {
+            coolings: parse_model_coolings(self.model_coolings.as_deref()),
+            id: self.id,
+            secret: Secret::new(self.key),
+            status: self.status,
+            remark: self.remark,
+            created_at_s: whole(self.created_at),
+            total_cooling_s: whole(self.total_cooling_seconds),
+            usage: UsageFigures {
+                requests: whole(self.requests),
+                successes: whole(self.successes),
+                rate_limited: whole(self.rate_limited),
+                errors: whole(self.errors),
+                last_used_at_s: self.last_used_at.map(|v| whole(Some(v))),
+                last_error: self.last_error,
+                last_error_at_s: self.last_error_at.map(|v| whole(Some(v))),
+            },
+        }
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id AS id, k.key AS key, k.provider AS provider, k.status AS status, k.remark AS remark,
+  k.created_at AS created_at, k.total_cooling_seconds AS total_cooling_seconds, k.model_coolings AS model_coolings,
+  u.requests AS requests, u.successes AS successes, u.rate_limited AS rate_limited, u.errors AS errors,
+  u.last_used_at AS last_used_at, u.last_error AS last_error, u.last_error_at AS last_error_at
+  FROM keys AS k LEFT JOIN key_usage AS u ON u.key_id = k.id";
+
+/// One page of a provider's keys.
+pub async fn list_keys(db: &D1Database, provider: &str, query: &ListQuery, now_s: u64) -> Result<Vec<KeyRecord>> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} WHERE k.provider = ?2 AND {} AND {SEARCH} ORDER BY {} LIMIT ?4 OFFSET ?5",
+        tab_sql(query.tab),
+        sort_sql(query.sort)
+    );
+    let rows = db
+        .prepare(sql)
+        .bind(&[num(now_s), text(provider), search_param(query), num(u64::from(PER_PAGE)), num(query.offset())])?
+        .all()
+        .await?
+        .results::<KeyRow>()?;
+    Ok(rows.into_iter().map(KeyRow::record).collect())
+}
+
+/// One key by id, with its provider; `provider` narrows the lookup when given.
+pub async fn key_by_id(db: &D1Database, id: &str, provider: Option<&str>) -> Result<Option<(String, KeyRecord)>> {
+    let sql = format!("SELECT {KEY_COLUMNS} WHERE k.id = ?1 AND (?2 = '' OR k.provider = ?2)");
+    let row = db.prepare(sql).bind(&[text(id), text(provider.unwrap_or_default())])?.first::<KeyRow>(None).await?;
+    Ok(row.map(|row| (row.provider.clone(), row.record())))
+}
+
+/// A random version-4 uuid, made by SQLite per row.
+const UUID_SQL: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+  substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+
+/// Inserts `keys` (distinct, validated) in chunks of [`INSERT_CHUNK`], all in one transaction; keys the provider
+/// already has are left alone. Returns how many were inserted.
+pub async fn insert_keys(db: &D1Database, provider: &str, keys: &[String], remark: Option<&str>, now_s: u64) -> Result<u64> {
+    let sql = format!(
+        "INSERT INTO keys (id, key, provider, model_coolings, total_cooling_seconds, status, remark, created_at, updated_at)
+         SELECT {UUID_SQL}, j.value, ?1, '{{}}', 0, 'active', ?3, ?4, ?4 FROM json_each(?2) AS j WHERE true
+         ON CONFLICT (provider, key) DO NOTHING"
+    );
+    let remark = remark.map_or(JsValue::NULL, text);
+    let statements = keys
+        .chunks(INSERT_CHUNK)
+        .map(|chunk| db.prepare(sql.as_str()).bind(&[text(provider), json_list(chunk), remark.clone(), num(now_s)]))
+        .collect::<Result<Vec<D1PreparedStatement>>>()?;
+    if statements.is_empty() {
+        return Ok(0);
+    }
+    let results = db.batch(statements).await?;
+    let mut added = 0;
+    for result in results {
+        added += result.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64;
+    }
+    Ok(added)
+}
+
+/// Deletes the target keys of `provider` and their usage rows, in one transaction. Returns how many keys went.
+pub async fn delete_keys(db: &D1Database, provider: &str, target: &Target) -> Result<u64> {
+    let (filter, ids) = match target {
+        Target::Ids(ids) => ("id IN (SELECT value FROM json_each(?2))", Some(json_list(ids))),
+        Target::AllBlocked => ("status = 'blocked'", None),
+        Target::AllActive => ("status = 'active'", None),
+    };
+    let mut params = vec![text(provider)];
+    params.extend(ids);
+    let usage = db
+        .prepare(format!("DELETE FROM key_usage WHERE key_id IN (SELECT id FROM keys WHERE provider = ?1 AND {filter})"))
+        .bind(&params)?;
+    let keys = db.prepare(format!("DELETE FROM keys WHERE provider = ?1 AND {filter}")).bind(&params)?;
+    let results = db.batch(vec![usage, keys]).await?;
+    Ok(match results.last() {
+        Some(result) => result.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64,
+        None => 0,
+    })
+}
+
+async fn changes(statement: D1PreparedStatement) -> Result<u64> {
+    Ok(statement.run().await?.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64)
+}
+
+/// Makes blocked keys active again. Returns how many changed.
+pub async fn unblock(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64> {
+    let sql = "UPDATE keys SET status = 'active', updated_at = ?3
+               WHERE provider = ?1 AND status = 'blocked' AND id IN (SELECT value FROM json_each(?2))";
+    changes(db.prepare(sql).bind(&[text(provider), json_list(ids), num(now_s)])?).await
+}
+
+/// Ends every cooldown and 429 streak of the keys; each model's lifetime total is kept. Returns how many changed.
+pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64> {
+    let sql = concat!(
+        "UPDATE keys SET model_coolings = (
+           SELECT json_group_object(c.key, CASE WHEN c.type = 'object' THEN json_set(c.value, '$.end_at', 0, '$.streak', 0)
+                                           ELSE json_object('end_at', 0) END)
+           FROM json_each(",
+        coolings_of!("keys.model_coolings"),
+        ") AS c), updated_at = ?3
+         WHERE provider = ?1 AND id IN (SELECT value FROM json_each(?2))"
+    );
+    changes(db.prepare(sql).bind(&[text(provider), json_list(ids), num(now_s)])?).await
+}
+
+/// Sets a key's remark; `provider` narrows the update when given. Returns the key's provider if it exists.
+pub async fn set_remark(db: &D1Database, id: &str, provider: Option<&str>, remark: Option<&str>, now_s: u64) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        provider: String,
+    }
+    let sql = "UPDATE keys SET remark = ?3, updated_at = ?4 WHERE id = ?1 AND (?2 = '' OR provider = ?2) RETURNING provider";
+    let row = db
+        .prepare(sql)
+        .bind(&[text(id), text(provider.unwrap_or_default()), remark.map_or(JsValue::NULL, text), num(now_s)])?
+        .first::<Row>(None)
+        .await?;
+    Ok(row.map(|r| r.provider))
+}
+
+/// One key in full (the copy button).
+pub async fn secret(db: &D1Database, provider: &str, id: &str) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        key: String,
+    }
+    let row = db
+        .prepare("SELECT key FROM keys WHERE provider = ?1 AND id = ?2")
+        .bind(&[text(provider), text(id)])?
+        .first::<Row>(None)
+        .await?;
+    Ok(row.map(|r| r.key))
+}
+
+/// The stored failed logins of a client tag.
+pub async fn login_failures(db: &D1Database, client: &str) -> Result<Option<Failures>> {
+    #[derive(Deserialize)]
+    struct Row {
+        failures: f64,
+        window_start_s: f64,
+    }
+    let row = db
+        .prepare("SELECT failures, window_start_s FROM admin_login_failures WHERE client = ?1")
+        .bind(&[text(client)])?
+        .first::<Row>(None)
+        .await?;
+    Ok(row.map(|r| Failures { count: whole(Some(r.failures)) as u32, window_start_s: whole(Some(r.window_start_s)) }))
+}
+
+/// Counts a failed login atomically (a closed window starts a new one at 1) and drops rows of closed windows.
+pub async fn record_login_failure(db: &D1Database, client: &str, now_s: u64) -> Result<()> {
+    let count = db
+        .prepare(
+            "INSERT INTO admin_login_failures (client, failures, window_start_s) VALUES (?1, 1, ?2)
+             ON CONFLICT (client) DO UPDATE SET
+               failures = CASE WHEN admin_login_failures.window_start_s + ?3 <= ?2 THEN 1 ELSE admin_login_failures.failures + 1 END,
+               window_start_s = CASE WHEN admin_login_failures.window_start_s + ?3 <= ?2 THEN ?2 ELSE admin_login_failures.window_start_s END",
+        )
+        .bind(&[text(client), num(now_s), num(WINDOW_S)])?;
+    let sweep = db
+        .prepare("DELETE FROM admin_login_failures WHERE window_start_s + ?2 <= ?1 AND client <> ?3")
+        .bind(&[num(now_s), num(WINDOW_S), text(client)])?;
+    db.batch(vec![count, sweep]).await?;
+    Ok(())
+}
+
+/// Forgets a client's failures after a successful login.
+pub async fn clear_login_failures(db: &D1Database, client: &str) -> Result<()> {
+    db.prepare("DELETE FROM admin_login_failures WHERE client = ?1").bind(&[text(client)])?.run().await?;
+    Ok(())
+}
+
+/// Whether the session with this nonce was logged out.
+pub async fn is_revoked(db: &D1Database, nonce: &str) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Row {
+        revoked: f64,
+    }
+    let row = db
+        .prepare("SELECT 1 AS revoked FROM admin_revoked_sessions WHERE nonce = ?1")
+        .bind(&[text(nonce)])?
+        .first::<Row>(None)
+        .await?;
+    Ok(row.is_some_and(|r| r.revoked > 0.0))
+}
+
+/// Remembers a logged-out session until it would have expired, and forgets expired ones.
+pub async fn revoke(db: &D1Database, nonce: &str, expires_at_s: u64, now_s: u64) -> Result<()> {
+    let insert = db
+        .prepare("INSERT INTO admin_revoked_sessions (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING")
+        .bind(&[text(nonce), num(expires_at_s)])?;
+    let sweep = db.prepare("DELETE FROM admin_revoked_sessions WHERE expires_at <= ?1").bind(&[num(now_s)])?;
+    db.batch(vec![insert, sweep]).await?;
+    Ok(())
+}
+
+/// Adds a usage batch to `key_usage`: one upsert for every key in it; keys deleted meanwhile are skipped.
+pub async fn add_usage(db: &D1Database, batch: &Batch, now_s: u64) -> Result<()> {
+    let sql = "INSERT INTO key_usage (key_id, requests, successes, rate_limited, errors, last_used_at, last_error, last_error_at, updated_at)
+      SELECT json_extract(j.value, '$.id'), json_extract(j.value, '$.requests'), json_extract(j.value, '$.successes'),
+             json_extract(j.value, '$.rate_limited'), json_extract(j.value, '$.errors'), json_extract(j.value, '$.last_used_at'),
+             json_extract(j.value, '$.last_error'), json_extract(j.value, '$.last_error_at'), ?2
+      FROM json_each(?1) AS j WHERE json_extract(j.value, '$.id') IN (SELECT id FROM keys)
+      ON CONFLICT (key_id) DO UPDATE SET
+        requests = key_usage.requests + excluded.requests,
+        successes = key_usage.successes + excluded.successes,
+        rate_limited = key_usage.rate_limited + excluded.rate_limited,
+        errors = key_usage.errors + excluded.errors,
+        last_used_at = max(COALESCE(key_usage.last_used_at, 0), COALESCE(excluded.last_used_at, 0)),
+        last_error = CASE WHEN excluded.last_error IS NOT NULL AND excluded.last_error_at >= COALESCE(key_usage.last_error_at, 0)
+                          THEN excluded.last_error ELSE key_usage.last_error END,
+        last_error_at = CASE WHEN excluded.last_error IS NOT NULL AND excluded.last_error_at >= COALESCE(key_usage.last_error_at, 0)
+                             THEN excluded.last_error_at ELSE key_usage.last_error_at END,
+        updated_at = excluded.updated_at";
+    db.prepare(sql).bind(&[text(&batch.to_json()), num(now_s)])?.run().await?;
+    Ok(())
+}
