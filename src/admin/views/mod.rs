@@ -5,6 +5,7 @@
 //! values never go into URL attributes except as path segments the router has already checked and query strings
 //! built with percent-encoding.
 
+mod forms;
 mod keys;
 mod key_row;
 mod layout;
