@@ -63,6 +63,10 @@ pub fn check_model(model: &str) -> Result<(), &'static str> {
     if model.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
         return Err("the model name holds a quote, backslash or control character");
     }
+    if model == crate::cooldown::ALL_MODELS {
+        // "*" names the cooldown entry that rests a key for every model: a 429 on it must not take the key away.
+        return Err("\"*\" is not a model name");
+    }
     Ok(())
 }
 
@@ -160,6 +164,8 @@ mod tests {
             assert!(check_model(bad).is_err(), "{bad:?}");
         }
         assert!(check_model(&"m".repeat(257)).is_err());
+        assert!(check_model("*").is_err(), "\"*\" is the every-model cooldown entry");
+        assert!(check_model("gpt-*").is_ok());
     }
 
     #[test]
