@@ -49,7 +49,11 @@ pub async fn handle(app: &App, req: &Request, operation: Operation, env: &Env, c
     let Some((_, bytes)) = request::read_body(req).await? else {
         return Err(ApiError::bad_request("missing_body", "send a JSON body"));
     };
-    let parsed: ModelField<'_> = serde_json::from_slice(&bytes)
+    // JSON is UTF-8 (RFC 8259); serde skips the strings it does not keep without checking them, so check here.
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid UTF-8 (at byte {}), so it is not JSON", e.valid_up_to()))
+    })?;
+    let parsed: ModelField<'_> = serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not a valid JSON object: {e}")))?;
     let full_model = parsed.model.ok_or(CompatModelError::Missing).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
     let (slug, model) = split_compat_model(&full_model).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
