@@ -53,11 +53,25 @@ pub fn presented_key(
     Ok(found.unwrap_or_default())
 }
 
-/// A copy of the client's headers that may travel upstream.
+/// Longest value of a forwarded header. Upstreams refuse far shorter header blocks (8–16 KiB is usual); an
+/// oversized one would fail on every key, spending the pool's attempts on the client's mistake.
+pub const MAX_FORWARDED_HEADER_BYTES: usize = 8 * 1024;
+
+/// A copy of the client's headers that may travel upstream. A forwarded header over
+/// [`MAX_FORWARDED_HEADER_BYTES`] is refused with 431 before any key is used.
 pub fn forwarded_headers(headers: &Headers) -> Result<Headers, ApiError> {
     let copy = Headers::new().map_err(|_| ApiError::misconfigured("could not create headers"))?;
     for name in FORWARDED_REQUEST_HEADERS {
         if let Ok(Some(value)) = headers.get(name) {
+            if value.len() > MAX_FORWARDED_HEADER_BYTES {
+                return Err(ApiError {
+                    status: 431,
+                    kind: "invalid_request_error",
+                    code: "header_too_large",
+                    message: format!("the {name} header is longer than {MAX_FORWARDED_HEADER_BYTES} bytes"),
+                    retry_after_s: None,
+                });
+            }
             let _ = copy.set(name, &value);
         }
     }
