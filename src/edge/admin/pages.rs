@@ -6,7 +6,7 @@ use crate::admin::i18n::{self, Lang};
 use crate::admin::listing::ListQuery;
 use crate::admin::records::overview;
 use crate::admin::routes::AdminRoute;
-use crate::admin::session::AdminKeys;
+use crate::admin::session::{AdminKeys, Session};
 use crate::admin::views::{self, Chrome, KeysPage, Notice};
 use crate::admin::{commands, wire};
 use crate::api_error::ApiError;
@@ -141,7 +141,7 @@ pub struct SignedIn<'a> {
     /// Language and frame.
     pub visit: &'a Visit,
     /// The session.
-    pub session: &'a crate::admin::session::Session,
+    pub session: &'a Session,
     /// The session's CSRF token.
     pub csrf: &'a str,
     /// Now, unix seconds.
