@@ -94,6 +94,7 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
         return Err(ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, started_ms / 1_000)));
     }
     let deadline_ms = started_ms + 2 * u64::from(config.upstream_timeout_ms);
+    super::usage::maybe_flush(env, ctx, config.usage_flush_s, started_ms / 1_000);
     let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
     let pool = key_cache::pool(&db, provider.slug, config.key_cache_ttl_s, started_ms)
         .await
@@ -138,6 +139,7 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
             Sent::Unreachable => (Verdict::Transient, None),
         };
         attempts.push((short_id, verdict.label()));
+        super::usage::count(&key_id, verdict, answer.as_ref().map(|(response, _)| response.status()), clock::now_s());
 
         let now_s = clock::now_s();
         let reading = match verdict {
