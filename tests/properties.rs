@@ -1,0 +1,550 @@
+//! Property-based tests of the pure parsers and policy, through the crate's public API (proptest).
+//!
+//! Each property holds for every input proptest generates: the parsers never panic on arbitrary text or bytes,
+//! parsed results mean what the grammar says, cooldowns stay within their bounds, and the compat model rewrite
+//! changes nothing but the `model` value. Run with `cargo test --test properties`; `PROPTEST_CASES=10000` for more.
+
+use one_balance::compat::replace_model;
+use one_balance::cooldown::{self, hint_until_s, CoolHint, MAX_HINT_S};
+use one_balance::hints;
+use one_balance::providers::DailyReset;
+use one_balance::request_model::{check_model, is_models_listing, model_in_body, model_in_path, model_of, split_compat_model};
+use one_balance::routes::{route, ApiRoute, Route};
+use one_balance::service_keys::{Denial, GrammarError, ProviderGrant, Scope, ServiceKeys, PUBLIC_DEFAULT_KEY};
+use one_balance::verdict::{classify, Verdict};
+use proptest::prelude::*;
+use serde_json::Value;
+
+const RESETS: [DailyReset; 3] = [DailyReset::PacificMidnight, DailyReset::UtcMidnight, DailyReset::Rolling24h];
+
+/// Unix seconds from 1970 to far past 9999, plus the extremes.
+fn any_now() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => 0u64..4_102_444_800u64,
+        1 => Just(0u64),
+        1 => Just(u64::MAX),
+        1 => any::<u64>(),
+    ]
+}
+
+/// Text with the characters the parsers care about over-represented.
+fn tricky_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[0-9.smhMSH:, +\\-TZ]{0,24}",
+        "[a-z0-9()=&,;_ \t.\\-]{0,60}",
+        "[\\\\\"{}\\[\\]:,a-z0-9 ]{0,60}",
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// AUTH_KEY grammar
+
+#[derive(Debug, Clone)]
+struct Def {
+    key: String,
+    expiry: Option<u64>,
+    scope: Option<Vec<(String, Vec<String>)>>,
+}
+
+impl Def {
+    fn text(&self) -> String {
+        let mut out = self.key.clone();
+        if let Some(expiry) = self.expiry {
+            out.push_str(&format!("({expiry})"));
+        }
+        if let Some(scope) = &self.scope {
+            let parts: Vec<String> = scope
+                .iter()
+                .map(|(p, models)| std::iter::once(p.clone()).chain(models.iter().cloned()).collect::<Vec<_>>().join(","))
+                .collect();
+            out.push('=');
+            out.push_str(&parts.join("&"));
+        }
+        out
+    }
+}
+
+fn key_text() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_.:/+-]{1,48}".prop_filter("not the public default", |k| k != PUBLIC_DEFAULT_KEY)
+}
+
+fn definition() -> impl Strategy<Value = Def> {
+    let scope = prop::collection::vec(("[a-z][a-z0-9-]{0,15}", prop::collection::vec("[a-z0-9][a-z0-9./:_-]{0,20}", 0..4)), 1..4)
+        .prop_map(|grants| {
+            // One entry per provider keeps the expected scope simple (merging is unit-tested in the crate).
+            let mut seen = Vec::<(String, Vec<String>)>::new();
+            for (p, models) in grants {
+                if !seen.iter().any(|(q, _)| *q == p) {
+                    seen.push((p, models));
+                }
+            }
+            seen
+        });
+    (key_text(), prop::option::of(1u64..4_102_444_800u64), prop::option::of(scope))
+        .prop_map(|(key, expiry, scope)| Def { key, expiry, scope })
+}
+
+fn definitions() -> impl Strategy<Value = Vec<Def>> {
+    prop::collection::vec(definition(), 1..6).prop_map(|defs| {
+        let mut out: Vec<Def> = Vec::new();
+        for d in defs {
+            if !out.iter().any(|o| o.key == d.key) {
+                out.push(d);
+            }
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn auth_key_parse_never_panics_and_never_quotes_a_key(raw in tricky_text(), presented in tricky_text(), now in any_now()) {
+        match ServiceKeys::parse(&raw) {
+            Ok(keys) => {
+                let _ = keys.authenticate(&presented, now);
+                let shown = format!("{keys:?}");
+                prop_assert!(!shown.contains(raw.trim()) || raw.trim().len() < 24, "{shown}");
+            }
+            Err(GrammarError::Malformed { position, .. } | GrammarError::PublicDefault { position }) => {
+                prop_assert!(position >= 1);
+            }
+            Err(GrammarError::Empty) => prop_assert!(raw.split(';').all(|d| d.trim().is_empty())),
+        }
+    }
+
+    #[test]
+    fn a_parsed_key_authenticates_exactly_when_presented(defs in definitions(), stranger in key_text(), now in 0u64..4_102_444_800u64) {
+        let raw = defs.iter().map(Def::text).collect::<Vec<_>>().join(" ; ");
+        let keys = ServiceKeys::parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+        for def in &defs {
+            let result = keys.authenticate(&def.key, now);
+            match def.expiry {
+                Some(expiry) if now >= expiry => prop_assert_eq!(result.err(), Some(Denial::Expired)),
+                _ => {
+                    let grant = result.map_err(|d| TestCaseError::fail(format!("{:?} refused: {d:?}", def.key)))?;
+                    prop_assert_eq!(grant.expires_at_s, def.expiry);
+                }
+            }
+            // A prefix, an extension or a case change of a key is a different key.
+            prop_assert_eq!(keys.authenticate(&format!("{}x", def.key), now).err(), Some(Denial::Unknown));
+            if def.key.len() > 1 {
+                let prefix = &def.key[..def.key.len() - 1];
+                if !defs.iter().any(|d| d.key == prefix) {
+                    prop_assert_eq!(keys.authenticate(prefix, now).err(), Some(Denial::Unknown));
+                }
+            }
+        }
+        if !defs.iter().any(|d| d.key == stranger) {
+            prop_assert_eq!(keys.authenticate(&stranger, now).err(), Some(Denial::Unknown));
+        }
+        prop_assert_eq!(keys.authenticate("", now).err(), Some(Denial::Missing));
+    }
+
+    #[test]
+    fn restrictions_round_trip(def in definition(), other_provider in "[a-z]{1,12}", other_model in "[A-Z]{1,8}") {
+        let keys = ServiceKeys::parse(&def.text()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let grant = keys.authenticate(&def.key, 0).map_err(|d| TestCaseError::fail(format!("{d:?}")))?;
+        match &def.scope {
+            None => {
+                prop_assert_eq!(&grant.scope, &Scope::Unrestricted);
+                prop_assert!(grant.permits_admin().is_ok());
+                prop_assert!(grant.permits(&other_provider, Some(&other_model)).is_ok());
+            }
+            Some(scope) => {
+                let expected: Vec<ProviderGrant> = scope.iter().map(|(p, m)| ProviderGrant { provider: p.clone(), models: m.clone() }).collect();
+                prop_assert_eq!(&grant.scope, &Scope::Restricted(expected));
+                prop_assert_eq!(grant.permits_admin(), Err(Denial::NotAdmin));
+                for (provider, models) in scope {
+                    prop_assert!(grant.permits(provider, None).is_ok());
+                    for model in models {
+                        prop_assert!(grant.permits(provider, Some(model)).is_ok());
+                    }
+                    // Upper-case models are never generated, so this one is not listed anywhere.
+                    let verdict = grant.permits(provider, Some(&other_model));
+                    if models.is_empty() {
+                        prop_assert!(verdict.is_ok());
+                        prop_assert_eq!(grant.models_for(provider), None);
+                    } else {
+                        prop_assert_eq!(verdict, Err(Denial::ModelNotAllowed));
+                        prop_assert_eq!(grant.models_for(provider), Some(models.as_slice()));
+                    }
+                }
+                if !scope.iter().any(|(p, _)| *p == other_provider) {
+                    prop_assert_eq!(grant.permits(&other_provider, None), Err(Denial::ProviderNotAllowed));
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model extraction
+
+/// A JSON value of bounded depth.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<String>().prop_map(Value::String),
+        "[\\\\\"{}\\[\\],:model ]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((any::<String>(), inner), 0..4)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+/// Whitespace JSON allows between tokens.
+fn ws() -> impl Strategy<Value = String> {
+    "[ \t\r\n]{0,3}"
+}
+
+/// A JSON object as text, members in the given order and spacing, with `model` (when given) at `model_at`.
+#[derive(Debug, Clone)]
+struct ObjectText {
+    text: String,
+    /// Byte span of the model's value (quotes included) in `text`.
+    model_span: Option<(usize, usize)>,
+}
+
+fn object_text(model: Option<Value>) -> impl Strategy<Value = ObjectText> {
+    let member = (any::<String>().prop_filter("not model", |k| k != "model"), json_value(), ws(), ws(), ws(), ws());
+    (prop::collection::vec(member, 0..5), any::<prop::sample::Index>(), ws(), ws(), ws(), ws(), any::<bool>()).prop_map(
+        move |(members, at, w1, w2, w3, w4, pretty)| {
+            let mut pieces: Vec<(String, Option<(usize, usize)>)> = members
+                .into_iter()
+                .map(|(k, v, a, b, c, d)| {
+                    let value = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.expect("serializable");
+                    (format!("{a}{}{b}:{c}{value}{d}", serde_json::to_string(&k).expect("string")), None)
+                })
+                .collect();
+            if let Some(model) = &model {
+                let key = format!("{w1}\"model\"{w2}:{w3}");
+                let value = serde_json::to_string(model).expect("serializable");
+                let span = (key.len(), key.len() + value.len());
+                let index = at.index(pieces.len() + 1);
+                pieces.insert(index, (format!("{key}{value}{w4}"), Some(span)));
+            }
+            let mut text = String::from("{");
+            let mut model_span = None;
+            for (i, (piece, span)) in pieces.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                if let Some((start, end)) = span {
+                    model_span = Some((text.len() + start, text.len() + end));
+                }
+                text.push_str(piece);
+            }
+            text.push('}');
+            ObjectText { text, model_span }
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn model_extraction_never_panics(rest in tricky_text(), body in prop::collection::vec(any::<u8>(), 0..256), method in "[A-Za-z]{0,7}") {
+        if let Ok(Some(model)) = &model_of(&rest, &body) {
+            prop_assert!(!model.is_empty());
+            let _ = check_model(model);
+        }
+        let _ = is_models_listing(&method, &rest);
+        let _ = split_compat_model(&rest);
+        if let Some(m) = model_in_path(&rest) {
+            prop_assert!(!m.is_empty() && !m.contains('/') && !m.contains(':'));
+        }
+    }
+
+    #[test]
+    fn the_body_model_is_found_wherever_it_is(
+        (model, object) in any::<String>().prop_flat_map(|m| (Just(m.clone()), object_text(Some(Value::String(m))))),
+        rest in tricky_text(),
+    ) {
+        let expected = (!model.trim().is_empty()).then(|| model.clone());
+        prop_assert_eq!(model_in_body(object.text.as_bytes()), expected.clone());
+        match (expected, model_in_path(&rest)) {
+            (Some(expected), None) => prop_assert_eq!(model_of(&rest, object.text.as_bytes()), Ok(Some(expected))),
+            (Some(expected), Some(in_path)) => {
+                let agrees = expected.strip_prefix("models/").unwrap_or(&expected) == in_path;
+                prop_assert_eq!(model_of(&rest, object.text.as_bytes()).is_ok(), agrees);
+            }
+            (None, in_path) => prop_assert_eq!(model_of(&rest, object.text.as_bytes()), Ok(in_path)),
+        }
+    }
+
+    #[test]
+    fn check_model_refuses_exactly_the_odd_names(model in any::<String>()) {
+        let odd = model.len() > 256 || model.chars().any(|c| c.is_control() || c == '"' || c == '\\') || model == "*";
+        prop_assert_eq!(check_model(&model).is_err(), odd);
+    }
+
+    #[test]
+    fn compat_models_split_on_the_first_slash(provider in "[a-z][a-z0-9-]{0,20}", model in "[A-Za-z0-9./:_-]{0,30}") {
+        let full = format!("{provider}/{model}");
+        match split_compat_model(&full) {
+            Ok((p, m)) => {
+                prop_assert_eq!(p, provider.as_str());
+                prop_assert_eq!(m, model.as_str());
+            }
+            Err(_) => prop_assert!(model.trim().is_empty()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Provider error bodies and wait hints
+
+fn header_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("retry-after".to_string()),
+        Just("x-ratelimit-reset".to_string()),
+        Just("x-ratelimit-reset-requests".to_string()),
+        Just("x-ratelimit-remaining-requests".to_string()),
+        Just("x-ratelimit-reset-tokens".to_string()),
+        Just("x-ratelimit-remaining-tokens".to_string()),
+        Just("anthropic-ratelimit-requests-reset".to_string()),
+        Just("anthropic-ratelimit-requests-remaining".to_string()),
+        Just("anthropic-ratelimit-tokens-reset".to_string()),
+        "[a-z-]{1,20}",
+    ]
+}
+
+fn header_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        "[0-9]{1,25}",
+        "[0-9]{0,6}(\\.[0-9]{0,20})?(ms|s|m|h){0,1}([0-9]{1,4}(ms|s|m|h)){0,3}",
+        "(Mon|Tue|Sun), [0-9]{1,2} (Jan|Oct|Dec) [0-9]{1,6} [0-9]{2}:[0-9]{2}:[0-9]{2} (GMT|\\+0000|-2359)",
+        "[0-9]{1,6}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,12})?(Z|[+-][0-9]{2}:[0-9]{2})",
+        Just("0".to_string()),
+        tricky_text(),
+    ]
+}
+
+/// Error bodies shaped like the providers' (so the classifier reaches its hint parsers), and arbitrary ones.
+fn error_body() -> impl Strategy<Value = Vec<u8>> {
+    let gemini = (any::<i64>(), "[A-Z_]{0,20}", tricky_text(), tricky_text(), tricky_text(), tricky_text()).prop_map(
+        |(code, status, message, quota_id, delay, reason)| {
+            serde_json::json!({"error": {"code": code, "status": status, "message": message, "details": [
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": quota_id}]},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}
+            ]}})
+            .to_string()
+            .into_bytes()
+        },
+    );
+    let openrouter = (tricky_text(), any::<u64>()).prop_map(|(message, reset)| {
+        serde_json::json!({"error": {"message": message, "code": 429, "metadata": {"headers": {"X-RateLimit-Reset": reset.to_string()}}}})
+            .to_string()
+            .into_bytes()
+    });
+    let gateway = prop::collection::vec((any::<i64>(), tricky_text()), 0..3).prop_map(|items| {
+        let list: Vec<Value> = items.into_iter().map(|(c, m)| serde_json::json!({"code": c, "message": m})).collect();
+        serde_json::to_vec(&list).expect("json")
+    });
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..512),
+        json_value().prop_map(|v| serde_json::to_vec(&v).expect("json")),
+        json_value().prop_map(|v| serde_json::to_vec(&serde_json::json!({"error": v, "type": "error"})).expect("json")),
+        gemini.prop_flat_map(|b| prop_oneof![Just(b.clone()), Just([b"[".as_slice(), &b, b"]"].concat())]),
+        openrouter,
+        gateway,
+    ]
+}
+
+fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![any::<u16>(), 100u16..600, Just(429u16), Just(400u16), Just(401u16), Just(403u16), Just(503u16)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn classify_never_panics_and_every_cooldown_is_bounded(
+        status in status(),
+        body in error_body(),
+        headers in prop::collection::vec((header_name(), header_value()), 0..5),
+        now in any_now(),
+    ) {
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let verdict = classify(status, pairs.as_slice(), &body, now);
+        if (200..300).contains(&status) {
+            prop_assert_eq!(verdict, Verdict::Success);
+        }
+        if let Verdict::RateLimited(hint) = verdict {
+            prop_assert_eq!(status, 429);
+            for reset in RESETS {
+                let until = hint_until_s(hint, reset, now);
+                prop_assert!(until >= now.saturating_add(1) && until <= now.saturating_add(MAX_HINT_S), "{hint:?} → {until} at {now}");
+            }
+        }
+        prop_assert!(!verdict.label().is_empty());
+    }
+
+    #[test]
+    fn wait_hint_parsers_never_panic_or_wrap(value in header_value(), now in any_now()) {
+        if let Some(s) = hints::retry_delay_s(&value) {
+            let _ = hint_until_s(CoolHint::Seconds(s.saturating_add(cooldown::RETRY_INFO_BUFFER_S)), DailyReset::PacificMidnight, now);
+        }
+        if let Some(until) = hints::retry_after_until_s(&value, now) {
+            // A delay is never before now (an HTTP date may be in the past; it is clamped later).
+            if value.trim().bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                prop_assert!(until >= now);
+            }
+        }
+        let _ = hints::go_duration_s(&value);
+        let _ = hints::rfc3339_s(&value);
+        if let Some(until) = hints::ratelimit_reset_until_s(&value, now) {
+            let _ = hint_until_s(CoolHint::UntilS(until), DailyReset::UtcMidnight, now);
+        }
+    }
+
+    #[test]
+    fn retry_delays_read_back_what_was_written(seconds in any::<u64>(), fraction in "[0-9]{0,12}") {
+        prop_assert_eq!(hints::retry_delay_s(&format!("{seconds}s")), Some(seconds));
+        let with_fraction = format!("{seconds}.{fraction}s");
+        let round_up = u64::from(fraction.bytes().any(|b| b != b'0'));
+        if !fraction.is_empty() {
+            prop_assert_eq!(hints::retry_delay_s(&with_fraction), Some(seconds.saturating_add(round_up)));
+        }
+    }
+
+    #[test]
+    fn go_durations_add_up(h in 0u64..10_000, m in 0u64..10_000, s in 0u64..10_000, ms in 0u64..10_000) {
+        let total_ms = h * 3_600_000 + m * 60_000 + s * 1_000 + ms;
+        prop_assert_eq!(hints::go_duration_s(&format!("{h}h{m}m{s}s{ms}ms")), Some(total_ms.div_ceil(1_000)));
+    }
+
+    #[test]
+    fn hint_until_is_always_within_bounds(seconds in any::<u64>(), until in any::<u64>(), now in any_now()) {
+        for hint in [CoolHint::Seconds(seconds), CoolHint::UntilS(until), CoolHint::DailyReset, CoolHint::None] {
+            for reset in RESETS {
+                let end = hint_until_s(hint, reset, now);
+                prop_assert!(end >= now.saturating_add(1) && end <= now.saturating_add(MAX_HINT_S));
+            }
+        }
+    }
+
+    #[test]
+    fn daily_resets_are_in_the_next_day(now in 0u64..253_402_300_000u64) {
+        let pacific = cooldown::next_pacific_midnight_s(now);
+        prop_assert!(pacific > now && pacific <= now + 25 * 3600, "{now} → {pacific}");
+        let utc = cooldown::next_utc_midnight_s(now);
+        prop_assert!(utc > now && utc <= now + 24 * 3600 && utc % 86_400 == 0, "{now} → {utc}");
+    }
+
+    #[test]
+    fn a_cooldown_never_shortens(end in any::<u64>(), total in any::<u64>(), streak in any::<u32>(), until in any::<u64>(), reset in any::<u64>(), threshold in 0u32..5, now in any_now()) {
+        let previous = cooldown::ModelCooling { end_at_s: end, total_seconds: total, streak };
+        let next = cooldown::after_rate_limit(previous, until, reset, threshold, now);
+        prop_assert!(next.end_at_s >= end && next.end_at_s >= until);
+        prop_assert!(next.total_seconds >= total);
+        let exhausted = cooldown::after_exhausted(previous, now);
+        prop_assert!(exhausted.end_at_s >= end);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// replace_model
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn replace_model_changes_only_the_model_value(
+        object in any::<String>().prop_flat_map(|m| object_text(Some(Value::String(m)))),
+        new_model in any::<String>(),
+    ) {
+        let (start, end) = object.model_span.expect("a model member");
+        let body = object.text.as_bytes();
+        let out = replace_model(body, &new_model).ok_or_else(|| TestCaseError::fail(format!("no model found in {:?}", object.text)))?;
+        // Byte for byte: everything before and after the model's value is untouched.
+        let encoded = serde_json::to_string(&new_model).expect("string");
+        let expected = [&body[..start], encoded.as_bytes(), &body[end..]].concat();
+        prop_assert_eq!(&out, &expected);
+        let parsed: Value = serde_json::from_slice(&out).map_err(|e| TestCaseError::fail(format!("output does not parse: {e}")))?;
+        prop_assert_eq!(parsed.get("model").and_then(Value::as_str), Some(new_model.as_str()));
+        let original: Value = serde_json::from_slice(body).expect("valid input");
+        let (Value::Object(mut a), Value::Object(mut b)) = (original, parsed) else { return Err(TestCaseError::fail("not objects")) };
+        a.remove("model");
+        b.remove("model");
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn replace_model_refuses_objects_without_a_string_model(object in object_text(None), value in json_value(), new_model in any::<String>()) {
+        prop_assert_eq!(replace_model(object.text.as_bytes(), &new_model), None);
+        if !value.is_string() {
+            let text = format!("{{\"model\":{}}}", serde_json::to_string(&value).expect("json"));
+            prop_assert_eq!(replace_model(text.as_bytes(), &new_model), None);
+        }
+    }
+
+    #[test]
+    fn replace_model_never_panics(body in prop::collection::vec(any::<u8>(), 0..512), text in tricky_text(), new_model in any::<String>()) {
+        let _ = replace_model(&body, &new_model);
+        if let Some(out) = replace_model(text.as_bytes(), &new_model) {
+            // When the input parses, the output parses too.
+            if serde_json::from_str::<Value>(&text).is_ok() {
+                prop_assert!(serde_json::from_slice::<Value>(&out).is_ok(), "{text:?} → {:?}", String::from_utf8_lossy(&out));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Route path checks
+
+fn path() -> impl Strategy<Value = String> {
+    let segment = prop_oneof![
+        "[A-Za-z0-9_:-]{0,12}",
+        Just(".".to_string()),
+        Just("..".to_string()),
+        "(%2e|%2E|\\.){1,2}",
+        "[a-z]{0,4}(%2f|%2F|%5c|%5C|\\\\)[a-z]{0,4}",
+        any::<String>().prop_map(|s| s.replace('/', "")),
+    ];
+    (prop_oneof![Just("/api/".to_string()), Just("/api/compat/".to_string()), Just("/".to_string()), "/[a-z]{0,6}/?"], prop::collection::vec(segment, 0..6))
+        .prop_map(|(prefix, segments)| format!("{prefix}{}", segments.join("/")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn routes_never_let_a_path_climb_out(method in "(GET|POST|PUT|DELETE|get|post|[A-Z]{1,7})", path in path()) {
+        match route(&method, &path) {
+            Route::Api(ApiRoute::Native { provider, rest }) => {
+                prop_assert!(!provider.is_empty());
+                prop_assert!(provider != "compat");
+                let rebuilt = if rest.is_empty() && !path.ends_with('/') { format!("/api/{provider}") } else { format!("/api/{provider}/{rest}") };
+                prop_assert_eq!(rebuilt, path.clone());
+                let lower = rest.to_ascii_lowercase();
+                prop_assert!(!lower.contains("%2f") && !lower.contains("%5c") && !rest.contains('\\'), "{path}");
+                for segment in lower.split('/') {
+                    let decoded = segment.replace("%2e", ".");
+                    prop_assert!(decoded != "." && decoded != "..", "{path}");
+                }
+            }
+            Route::Api(_) | Route::CompatNotFound => prop_assert!(path.starts_with("/api/compat/")),
+            Route::BadApiPath(message) => {
+                prop_assert!(path.starts_with("/api/") && !message.is_empty());
+            }
+            Route::Preflight => prop_assert!(path.starts_with("/api/") && method.eq_ignore_ascii_case("OPTIONS")),
+            Route::Health => prop_assert_eq!(path.as_str(), "/health"),
+            Route::Admin => prop_assert!(!path.starts_with("/api/")),
+        }
+    }
+}
