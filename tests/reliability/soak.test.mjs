@@ -543,6 +543,13 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
 
   test("after the soak, secrets appear only where they belong", async () => {
     assert.ok(answers.length > 0, "the soak ran");
+    // The proxy path logs nothing when all goes well; the scheduled re-check logs, and probes the blocked keys with
+    // their own key: run it so the logs and those upstream requests are searched too.
+    await worker.d1.run("UPDATE keys SET check_after = 0 WHERE status = 'blocked'");
+    const beforeProbes = mock.requests.length;
+    await worker.dispatchScheduled();
+    await worker.waitForLog(/scheduled re-check/, { timeoutMs: 15_000 });
+    assert.ok(mock.requests.length > beforeProbes, "the re-check probed the blocked keys upstream");
     // Pieces long enough to identify a secret; a masked key (AIza…x9Qk) shows at most 4 characters in a row.
     const pieces = (secret, size = 10) => {
       const out = [];
