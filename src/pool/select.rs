@@ -1,15 +1,21 @@
 //! Which key a request tries next.
 //!
 //! Uniformly random among the keys that are not blocked, not cooling for the model and not yet tried by this
-//! request. The cost does not grow with the pool: a few random probes find a usable key whenever a fair share of
-//! keys is usable (with half the pool cooling, 48 probes all miss once in 2^48); only when nearly every key is
-//! unusable does it fall back to one scan, which also finds the key whose cooldown ends soonest.
+//! request. The cost does not grow with the pool: random probes find a usable key whenever a fair share of keys is
+//! usable (with half the pool cooling, 48 probes all miss once in 2^48); only when nearly every key is unusable does
+//! it fall back to one scan, which also finds the key whose cooldown ends soonest. A large pool gets more probes (one
+//! per 16 keys): a probe costs about what scanning one key does, so this adds at most a sixteenth of a scan, and with
+//! 99 % of 100,000 keys cooling it avoids the scan on all but about 1 in 10^27 picks instead of 62 % of them
+//! (benches/pure.rs: 5 ms → microseconds).
 
 use super::KeyPool;
 use crate::cooldown::is_cooling;
 
-/// Random probes before falling back to a scan.
+/// Random probes before falling back to a scan, at least (a pool of more than 16 × this many keys gets one per 16 keys).
 pub const RANDOM_PROBES: usize = 48;
+
+/// Keys per random probe in a large pool.
+const KEYS_PER_PROBE: usize = 16;
 
 /// The key chosen for the next attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +38,7 @@ pub fn pick(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, rn
         return None;
     }
     let usable = |i: usize| !tried.contains(&i) && !pool.is_blocked(i) && !is_cooling(&pool.state(i, model), now_s);
-    for _ in 0..RANDOM_PROBES {
+    for _ in 0..RANDOM_PROBES.max(len / KEYS_PER_PROBE) {
         let i = rng.usize(..len);
         if usable(i) {
             return Some(Pick::Ready(i));
@@ -119,6 +125,23 @@ mod tests {
         for i in [0, 1, 2, 4] {
             assert!((9_000..11_000).contains(&counts[i]), "{counts:?}");
         }
+    }
+
+    #[test]
+    fn a_large_pool_with_one_percent_usable_picks_only_usable_keys_and_spreads_them() {
+        let ends: Vec<u64> = (0..20_000).map(|i| if i % 100 == 0 { 0 } else { 999 }).collect();
+        let p = pool(&ends);
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2_000 {
+            match pick(&p, Some("m"), &[], 100, &mut rng) {
+                Some(Pick::Ready(i)) if i % 100 == 0 => {
+                    seen.insert(i);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(seen.len() > 180, "200 usable keys, {} seen", seen.len());
     }
 
     #[test]
