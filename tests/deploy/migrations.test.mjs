@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -116,13 +116,24 @@ test("the committed migrations keep the rows of the original project's keys tabl
     "SELECT * FROM keys ORDER BY id; SELECT name FROM d1_migrations ORDER BY id; " +
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'keys' AND name NOT LIKE 'sqlite_%' ORDER BY name;",
   );
-  assert.deepEqual(rows.results, ROWS, "every row and column kept as it was");
-  assert.deepEqual(migrations.results.map((m) => m.name), ["0000_flat_rhino.sql", "0001_keys.sql"]);
-  assert.deepEqual(indexes.results.map((i) => i.name), ["provider_key_unq_idx", "provider_status_created_at_idx", "total_cooling_seconds_idx"]);
+  // Every original column keeps its value; columns added by later migrations take their defaults.
+  assert.deepEqual(rows.results.map((row) => Object.fromEntries(Object.keys(ROWS[0]).map((c) => [c, row[c]]))), ROWS, "every row and column kept as it was");
+  for (const row of rows.results) {
+    assert.deepEqual(
+      { check_after: row.check_after, check_failures: row.check_failures, last_checked_at: row.last_checked_at, last_check_result: row.last_check_result },
+      { check_after: null, check_failures: 0, last_checked_at: null, last_check_result: null },
+    );
+  }
+  const ours = readdirSync(join(repo, "migrations")).filter((f) => f.endsWith(".sql")).sort();
+  assert.deepEqual(migrations.results.map((m) => m.name), ["0000_flat_rhino.sql", ...ours]);
+  const indexNames = indexes.results.map((i) => i.name);
+  for (const name of ["provider_key_unq_idx", "provider_status_created_at_idx", "total_cooling_seconds_idx"]) {
+    assert.ok(indexNames.includes(name), `${name} kept (have ${indexNames.join(", ")})`);
+  }
 
   // Every deploycf run applies the migrations again: nothing to do, nothing lost.
   const again = await ok(["d1", "migrations", "apply", "DB", ...local("wrangler.jsonc")]);
   assert.match(again.stdout, /No migrations to apply/);
   const [rowsAfter] = await query("SELECT * FROM keys ORDER BY id;");
-  assert.deepEqual(rowsAfter.results, ROWS);
+  assert.deepEqual(rowsAfter.results, rows.results);
 });

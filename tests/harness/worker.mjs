@@ -83,11 +83,13 @@ export function workerdChildren() {
  * @param {{url: string}} [options.mock]  a started mock upstream; when given and vars has no AI_GATEWAY_BASE_URL,
  *                                       AI_GATEWAY_BASE_URL is set to mock.url
  * @param {string} [options.script]  JavaScript module source to run instead of the built Worker (harness self-tests)
+ * @param {string} [options.beforeMigrations]  SQL run on the empty D1 before the migrations (e.g. the original
+ *                                              project's schema and rows, to test an upgrade in place)
  * @param {number} [options.startTimeoutMs]
  * @returns {Promise<{ url: string, mf: Miniflare, d1: object, logs: string[], fetch: Function,
  *   waitForLog: Function, dispatchScheduled: Function, stop: Function }>}
  */
-export async function startWorker({ vars = {}, mock, script, startTimeoutMs = 30_000 } = {}) {
+export async function startWorker({ vars = {}, mock, script, beforeMigrations, startTimeoutMs = 30_000 } = {}) {
   const template = readTemplate();
   const bindings = { ...template.vars };
   if (mock && vars.AI_GATEWAY_BASE_URL === undefined) bindings.AI_GATEWAY_BASE_URL = mock.url;
@@ -145,6 +147,8 @@ export async function startWorker({ vars = {}, mock, script, startTimeoutMs = 30
     }
 
     const db = await mf.getD1Database(Object.keys(d1Bindings)[0] ?? "DB");
+    const upgradeFrom = beforeMigrations ? splitSql(beforeMigrations) : [];
+    if (upgradeFrom.length > 0) await db.batch(upgradeFrom.map((sql) => db.prepare(sql)));
     for (const file of listMigrations()) {
       const statements = splitSql(readFileSync(file, "utf8"));
       if (statements.length > 0) await db.batch(statements.map((sql) => db.prepare(sql)));
