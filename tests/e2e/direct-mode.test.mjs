@@ -9,6 +9,7 @@ import { startWorker } from "../harness/worker.mjs";
 import { deferred, startMock } from "../harness/mock-upstream.mjs";
 import { gemini, openai } from "../harness/providers.mjs";
 import { withTimeout } from "../harness/project.mjs";
+import { waitFor } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-direct-mode-51e7a0c94d2f";
 const FLASH = "gemini-2.5-flash";
@@ -37,16 +38,6 @@ async function seed(worker, provider, count, { status = "active", checkAfter = n
   return out;
 }
 
-async function waitFor(probe, { timeoutMs = 5_000, message = "condition" } = {}) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await probe();
-    if (last) return last;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${message}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function generate(worker, { model = FLASH, stream = false } = {}) {
   const method = stream ? "streamGenerateContent?alt=sse" : "generateContent";

@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
 import { aiGateway, gemini, openai } from "../harness/providers.mjs";
+import { waitFor } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-recheck-3b9f0c6d2a71";
 const HOUR = 3_600;
@@ -52,16 +53,6 @@ async function row(id) {
 }
 
 /** Polls `probe` until truthy (bounded); returns its value. */
-async function waitFor(probe, { timeoutMs = 5_000, message = "condition" } = {}) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await probe();
-    if (last) return last;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${message}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Runs the scheduled handler once and checks it completed; returns the unix seconds bracketing the run. */
 async function runCron() {

@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
 import { gemini } from "../harness/providers.mjs";
+import { waitFor } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-throttle-8c24e5b1f09a";
 const FLASH = "gemini-2.5-flash";
@@ -47,16 +48,6 @@ async function cooledKeys(worker) {
   return rows.map((r) => ({ key: r.key, coolings: JSON.parse(r.model_coolings) }));
 }
 
-async function waitFor(probe, { timeoutMs = 5_000, message = "condition" } = {}) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await probe();
-    if (last) return last;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${message}; last: ${JSON.stringify(last)}`);
-    await sleep(25);
-  }
-}
 
 function retryAfterOf(res) {
   const value = res.headers.get("retry-after");
