@@ -92,6 +92,19 @@ pub enum Finding {
     Unprobeable,
 }
 
+impl Finding {
+    /// What the admin page and API show as the check's result (`last_check_result`): `ok`, `invalid_key`,
+    /// `exhausted`, `inconclusive: timeout`, `no probe for this provider`.
+    pub fn result(self) -> String {
+        match self {
+            Finding::Restore => "ok".to_string(),
+            Finding::StillOut(reason) => reason.to_string(),
+            Finding::Inconclusive(reason) => format!("inconclusive: {reason}"),
+            Finding::Unprobeable => "no probe for this provider".to_string(),
+        }
+    }
+}
+
 /// Reads a probe's verdict. A key-scoped rate limit proves the key is accepted and has quota coming.
 pub fn judge(verdict: Verdict) -> Finding {
     match verdict {
@@ -121,6 +134,7 @@ pub struct CheckUpdate {
 
 /// What `finding` changes for a key that was `absence` with `failures` failed checks in a row.
 pub fn update_for(absence: Absence, finding: Finding, failures: u32, now_s: u64) -> CheckUpdate {
+    let result = finding.result();
     let keep = |check_after_s: Option<u64>, result: String| CheckUpdate {
         status: None,
         clear_all_models: false,
@@ -134,24 +148,21 @@ pub fn update_for(absence: Absence, finding: Finding, failures: u32, now_s: u64)
             clear_all_models: absence == Absence::Exhausted,
             check_after_s: None,
             failures: 0,
-            result: "ok".to_string(),
+            result,
         },
         (Finding::StillOut("invalid_key"), Absence::InPool) => CheckUpdate {
             status: Some("blocked"),
             clear_all_models: false,
             check_after_s: Some(now_s.saturating_add(FIRST_CHECK_AFTER_S)),
             failures: 0,
-            result: "invalid_key".to_string(),
+            result,
         },
-        (Finding::StillOut(reason), Absence::InPool) => keep(None, reason.to_string()),
-        (Finding::StillOut(reason), _) => CheckUpdate {
-            failures: failures.saturating_add(1),
-            ..keep(Some(next_check_s(failures, now_s)), reason.to_string())
-        },
-        (Finding::Inconclusive(reason), Absence::InPool) => keep(None, format!("inconclusive: {reason}")),
-        (Finding::Inconclusive(reason), _) => keep(Some(recheck_inconclusive_s(failures, now_s)), format!("inconclusive: {reason}")),
-        (Finding::Unprobeable, Absence::InPool) => keep(None, "no probe for this provider".to_string()),
-        (Finding::Unprobeable, _) => keep(Some(now_s.saturating_add(MAX_CHECK_INTERVAL_S)), "no probe for this provider".to_string()),
+        (Finding::StillOut(_), Absence::InPool) => keep(None, result),
+        (Finding::StillOut(_), _) => CheckUpdate { failures: failures.saturating_add(1), ..keep(Some(next_check_s(failures, now_s)), result) },
+        (Finding::Inconclusive(_), Absence::InPool) => keep(None, result),
+        (Finding::Inconclusive(_), _) => keep(Some(recheck_inconclusive_s(failures, now_s)), result),
+        (Finding::Unprobeable, Absence::InPool) => keep(None, result),
+        (Finding::Unprobeable, _) => keep(Some(now_s.saturating_add(MAX_CHECK_INTERVAL_S)), result),
     }
 }
 
@@ -254,6 +265,19 @@ mod tests {
         assert_eq!(judge(Verdict::Exhausted), Finding::StillOut("exhausted"));
         assert_eq!(judge(Verdict::Timeout), Finding::Inconclusive("timeout"));
         assert_eq!(judge(Verdict::NotKeyFault), Finding::Inconclusive("not_key_fault"));
+    }
+
+    #[test]
+    fn a_findings_result_is_what_the_row_records() {
+        assert_eq!(Finding::Restore.result(), "ok");
+        assert_eq!(Finding::StillOut("invalid_key").result(), "invalid_key");
+        assert_eq!(Finding::Inconclusive("timeout").result(), "inconclusive: timeout");
+        assert_eq!(Finding::Unprobeable.result(), "no probe for this provider");
+        for finding in [Finding::Restore, Finding::StillOut("exhausted"), Finding::Inconclusive("transient"), Finding::Unprobeable] {
+            for absence in [Absence::Blocked, Absence::Exhausted, Absence::InPool] {
+                assert_eq!(update_for(absence, finding, 2, 1_000).result, finding.result());
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The changes an operator can make, validated the same way whether they come from a page form or the JSON admin
-//! API: add keys, delete (selected, all blocked, all active with confirmation), unblock, reset cooldowns, edit a
-//! remark. Every refusal is an [`ApiError`] with a message that says what to send instead, and is decided before
+//! API: add keys, delete (selected, all blocked, all active with confirmation), unblock, reset cooldowns, check keys
+//! now (a probe each, at most [`MAX_CHECK_IDS`] per request), edit a remark. Every refusal is an [`ApiError`] with a message that says what to send instead, and is decided before
 //! anything is written.
 
 use super::bulk::{self, Paste, Rejected};
@@ -14,6 +14,8 @@ use std::collections::HashSet;
 pub const MAX_REMARK_CHARS: usize = 256;
 /// Most ids one command may name.
 pub const MAX_IDS: usize = 10_000;
+/// Most keys one "check now" may probe: each probe is one subrequest, and a request has few.
+pub const MAX_CHECK_IDS: usize = 20;
 /// Longest provider slug.
 pub const MAX_SLUG_CHARS: usize = 64;
 
@@ -74,6 +76,52 @@ pub fn check_ids<S: AsRef<str>>(ids: &[S]) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(out)
+}
+
+/// The ids of a "check now", at most [`MAX_CHECK_IDS`] after repeats are dropped, or a 400.
+pub fn check_probe_ids<S: AsRef<str>>(ids: &[S]) -> Result<Vec<String>, ApiError> {
+    let ids = check_ids(ids)?;
+    if ids.len() > MAX_CHECK_IDS {
+        return Err(invalid(
+            "too_many_checks",
+            format!("at most {MAX_CHECK_IDS} keys per check (each is one probe request); {} were given", ids.len()),
+        ));
+    }
+    Ok(ids)
+}
+
+/// What the page's selected-keys form does (its `action` button).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selected {
+    /// Delete the keys.
+    Delete,
+    /// Make blocked keys active.
+    Unblock,
+    /// End their cooldowns.
+    Reset,
+    /// Probe them now.
+    Check,
+}
+
+impl Selected {
+    /// The form's `action` value, or a 400.
+    pub fn parse(action: Option<&str>) -> Result<Selected, ApiError> {
+        match action.map(str::trim) {
+            Some("delete") => Ok(Selected::Delete),
+            Some("unblock") => Ok(Selected::Unblock),
+            Some("reset") => Ok(Selected::Reset),
+            Some("check") => Ok(Selected::Check),
+            _ => Err(invalid("invalid_action", "action must be delete, unblock, reset or check")),
+        }
+    }
+
+    /// The ids the action takes: a check has its own, lower limit.
+    pub fn ids<S: AsRef<str>>(self, ids: &[S]) -> Result<Vec<String>, ApiError> {
+        match self {
+            Selected::Check => check_probe_ids(ids),
+            Selected::Delete | Selected::Unblock | Selected::Reset => check_ids(ids),
+        }
+    }
 }
 
 /// Which keys a delete removes.
@@ -211,7 +259,7 @@ pub fn all_active(provider: &str, confirm: Option<&str>) -> Result<Target, ApiEr
     }
 }
 
-/// `POST /admin/api/keys/unblock` and `POST /admin/api/keys/reset-cooldowns`.
+/// `POST /admin/api/keys/unblock`, `POST /admin/api/keys/reset-cooldowns` and `POST /admin/api/keys/check`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdsBody {
@@ -223,6 +271,11 @@ impl IdsBody {
     /// Validates the body into (provider, ids).
     pub fn into_command(self) -> Result<(String, Vec<String>), ApiError> {
         Ok((check_provider(&self.provider)?, check_ids(&self.ids)?))
+    }
+
+    /// Validates the body of a check into (provider, ids), at most [`MAX_CHECK_IDS`].
+    pub fn into_check(self) -> Result<(String, Vec<String>), ApiError> {
+        Ok((check_provider(&self.provider)?, check_probe_ids(&self.ids)?))
     }
 }
 
@@ -274,6 +327,38 @@ mod tests {
         assert_eq!(check_ids::<&str>(&[]).map_err(|e| e.code), Err("no_keys_selected"));
         assert!(check_ids(&["a'; DROP TABLE keys;--"]).is_err());
         assert!(check_ids(&vec!["x"; MAX_IDS + 1]).is_err());
+    }
+
+    #[test]
+    fn the_selected_form_names_its_action_and_a_check_takes_at_most_twenty_keys() {
+        assert_eq!(Selected::parse(Some("check")), Ok(Selected::Check));
+        assert_eq!(Selected::parse(Some("unblock")), Ok(Selected::Unblock));
+        for bad in [None, Some(""), Some("CHECK"), Some("<script>")] {
+            assert_eq!(Selected::parse(bad).map_err(|e| e.code), Err("invalid_action"), "{bad:?}");
+        }
+        let twenty: Vec<String> = (0..MAX_CHECK_IDS).map(|i| format!("id-{i}")).collect();
+        assert_eq!(Selected::Check.ids(&twenty).map(|ids| ids.len()), Ok(MAX_CHECK_IDS));
+        let mut more = twenty.clone();
+        more.push("id-20".to_string());
+        let refused = Selected::Check.ids(&more).expect_err("21 keys");
+        assert_eq!((refused.status, refused.code), (400, "too_many_checks"));
+        assert!(refused.message.contains("at most 20"), "{}", refused.message);
+        assert_eq!(Selected::Delete.ids(&more).map(|ids| ids.len()), Ok(21), "other actions keep their own limit");
+        let mut repeated = twenty.clone();
+        repeated.push("id-0".to_string());
+        assert_eq!(Selected::Check.ids(&repeated).map(|ids| ids.len()), Ok(MAX_CHECK_IDS), "repeats do not count");
+        assert_eq!(Selected::Check.ids::<&str>(&[]).map_err(|e| e.code), Err("no_keys_selected"));
+    }
+
+    #[test]
+    fn a_check_body_is_a_provider_and_at_most_twenty_ids() {
+        let parse = |raw: &str| parse_json::<IdsBody>(raw).and_then(IdsBody::into_check);
+        assert_eq!(parse(r#"{"provider":"groq","ids":["a","a"]}"#), Ok(("groq".to_string(), vec!["a".to_string()])));
+        let ids: Vec<String> = (0..21).map(|i| format!("\"k{i}\"")).collect();
+        let many = format!(r#"{{"provider":"groq","ids":[{}]}}"#, ids.join(","));
+        assert_eq!(parse(&many).map_err(|e| e.code), Err("too_many_checks"));
+        assert_eq!(parse(r#"{"provider":"groq","ids":["a"],"all":true}"#).map_err(|e| e.code), Err("invalid_json"));
+        assert_eq!(parse(r#"{"provider":"Groq","ids":["a"]}"#).map_err(|e| e.code), Err("invalid_provider"));
     }
 
     #[test]

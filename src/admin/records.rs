@@ -1,9 +1,12 @@
-//! What the admin store reads, as plain data: per-provider counts, a key with its cooldowns and usage figures, and
-//! their JSON form for the admin API. Keys travel as [`Secret`], so a record printed or serialised shows a mask.
+//! What the admin store reads, as plain data: per-provider counts, a key with its cooldowns, usage figures and
+//! scheduled re-check state, the isolate's pool-wide throttle figures, and their JSON form for the admin API. Keys
+//! travel as [`Secret`], so a record printed or serialised shows a mask.
 
 use crate::cooldown::ModelCooling;
 use crate::pool::Secret;
 use crate::providers::PROVIDERS;
+use crate::recheck::Absence;
+use crate::throttle::{Figures, ThrottleConfig};
 use serde_json::{json, Value};
 
 use super::listing::Tab;
@@ -88,6 +91,26 @@ pub struct UsageFigures {
     pub last_error_at_s: Option<u64>,
 }
 
+/// A key's scheduled re-check, as stored (columns of migrations/0003_key_checks.sql).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckState {
+    /// Unix seconds of the last probe (`None`: never checked).
+    pub last_checked_at_s: Option<u64>,
+    /// What the last probe found: `ok`, `invalid_key`, `exhausted`, `inconclusive: …`, `no probe for this provider`.
+    pub last_result: Option<String>,
+    /// When the next scheduled check is due (`None` on a key out of the pool: due at the next run).
+    pub check_after_s: Option<u64>,
+    /// Failed checks in a row.
+    pub failures: u64,
+}
+
+impl CheckState {
+    /// When the next scheduled check of a key out of the pool is due: `None` means at the next run.
+    pub fn due_in(&self, now_s: u64) -> Option<u64> {
+        self.check_after_s.filter(|at| *at > now_s).map(|at| at - now_s)
+    }
+}
+
 /// One key as the admin site shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
@@ -107,6 +130,8 @@ pub struct KeyRecord {
     pub coolings: Vec<(String, ModelCooling)>,
     /// Request figures.
     pub usage: UsageFigures,
+    /// The scheduled re-check.
+    pub check: CheckState,
 }
 
 impl KeyRecord {
@@ -118,6 +143,12 @@ impl KeyRecord {
         cooling
     }
 
+    /// Whether the key is out of the pool at `now_s` (blocked, or exhausted: cooling for every model), so the
+    /// scheduled re-check looks at it.
+    pub fn out_of_pool(&self, now_s: u64) -> bool {
+        Absence::of(&self.status, &self.coolings, now_s) != Absence::InPool
+    }
+
     /// The admin API's JSON for the key, masked (`with_key` adds the key itself).
     pub fn to_json(&self, now_s: u64, with_key: bool) -> Value {
         let cooling: Vec<Value> = self
@@ -127,7 +158,7 @@ impl KeyRecord {
                 json!({ "model": model, "end_at": c.end_at_s, "seconds_left": c.end_at_s - now_s, "total_seconds": c.total_seconds })
             })
             .collect();
-        let u = &self.usage;
+        let (u, c) = (&self.usage, &self.check);
         let mut value = json!({
             "id": self.id,
             "key_masked": self.secret.masked(),
@@ -140,12 +171,38 @@ impl KeyRecord {
                 "requests": u.requests, "successes": u.successes, "rate_limited": u.rate_limited, "errors": u.errors,
                 "last_used_at": u.last_used_at_s, "last_error": u.last_error, "last_error_at": u.last_error_at_s,
             },
+            "check": {
+                "last_checked_at": c.last_checked_at_s, "last_result": c.last_result, "failures": c.failures,
+                "next_check_at": if self.out_of_pool(now_s) { Some(c.check_after_s.unwrap_or(now_s).max(now_s)) } else { None },
+            },
         });
         if with_key {
             value["key"] = Value::String(self.secret.expose().to_string());
         }
         value
     }
+}
+
+/// The thresholds in the admin API's JSON.
+pub fn thresholds_json(config: &ThrottleConfig) -> Value {
+    json!({ "min_keys": config.min_keys, "percent": config.percent, "window_s": config.window_s, "pause_s": config.pause_s })
+}
+
+/// The isolate's throttle figures in the admin API's JSON (`paused_until`: `null` when not paused).
+pub fn throttle_json(figures: &[Figures], now_s: u64) -> Value {
+    let rows: Vec<Value> = figures
+        .iter()
+        .map(|f| {
+            let paused = f.paused_until_s > now_s;
+            json!({
+                "provider": f.provider, "model": f.model, "keys_tried": f.keys_tried, "keys_rate_limited": f.keys_rate_limited,
+                "paused_until": paused.then_some(f.paused_until_s),
+                "seconds_left": if paused { f.paused_until_s - now_s } else { 0 },
+                "pauses_total": f.pauses_total,
+            })
+        })
+        .collect();
+    Value::Array(rows)
 }
 
 #[cfg(test)]
@@ -162,6 +219,7 @@ mod tests {
             total_cooling_s: 0,
             coolings: coolings.iter().map(|(m, end)| (m.to_string(), ModelCooling { end_at_s: *end, ..Default::default() })).collect(),
             usage: UsageFigures::default(),
+            check: CheckState::default(),
         }
     }
 
@@ -196,5 +254,44 @@ mod tests {
         assert!(masked.get("key").is_none());
         assert!(!masked.to_string().contains("ABCDEFGH"));
         assert_eq!(key.to_json(100, true)["key"], "AIzaSyABCDEFGHIJKLMNOPx9Qk");
+    }
+
+    #[test]
+    fn json_carries_the_recheck_and_a_next_check_only_for_keys_out_of_the_pool() {
+        let mut key = record(&[("*", 500)]);
+        key.check = CheckState {
+            last_checked_at_s: Some(90),
+            last_result: Some("inconclusive: timeout".to_string()),
+            check_after_s: Some(3_700),
+            failures: 2,
+        };
+        let check = &key.to_json(100, false)["check"];
+        assert_eq!(check["last_checked_at"], 90);
+        assert_eq!(check["last_result"], "inconclusive: timeout");
+        assert_eq!((check["next_check_at"].as_u64(), check["failures"].as_u64()), (Some(3_700), Some(2)));
+        assert_eq!(key.check.due_in(100), Some(3_600));
+        assert!(key.out_of_pool(100) && !key.out_of_pool(500), "exhausted until the all-models cooldown ends");
+
+        key.check.check_after_s = None;
+        assert_eq!(key.to_json(100, false)["check"]["next_check_at"], 100, "never scheduled: due now");
+        assert_eq!(key.check.due_in(100), None);
+        assert!(key.to_json(600, false)["check"]["next_check_at"].is_null(), "back in the pool: no check planned");
+        key.status = "blocked".to_string();
+        assert_eq!(key.to_json(600, false)["check"]["next_check_at"], 600);
+    }
+
+    #[test]
+    fn throttle_figures_show_time_left_only_while_paused() {
+        let figures = vec![
+            Figures { provider: "google-ai-studio".into(), model: "gemini-2.5-flash".into(), keys_tried: 3, keys_rate_limited: 2, paused_until_s: 130, pauses_total: 1 },
+            Figures { provider: "openai".into(), model: String::new(), keys_tried: 1, keys_rate_limited: 0, paused_until_s: 0, pauses_total: 0 },
+        ];
+        let json = throttle_json(&figures, 100);
+        assert_eq!(json[0]["paused_until"], 130);
+        assert_eq!(json[0]["seconds_left"], 30);
+        assert_eq!((json[0]["keys_tried"].as_u64(), json[0]["keys_rate_limited"].as_u64()), (Some(3), Some(2)));
+        assert!(json[1]["paused_until"].is_null());
+        assert_eq!(json[1]["model"], "");
+        assert_eq!(thresholds_json(&ThrottleConfig::default())["min_keys"], 5);
     }
 }

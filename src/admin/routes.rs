@@ -22,7 +22,7 @@ pub enum Asset {
 pub enum Action {
     /// Bulk add (`keys`, `remark`).
     Add,
-    /// Delete, unblock or reset the checked keys (`action`, `id`…).
+    /// Delete, unblock, reset or check now the selected keys (`action`, `id`…).
     Selected,
     /// Edit one key's remark (`id`, `remark`).
     Remark,
@@ -47,6 +47,8 @@ pub enum ApiCall<'a> {
     Unblock,
     /// `POST /admin/api/keys/reset-cooldowns`.
     ResetCooldowns,
+    /// `POST /admin/api/keys/check`: probe keys now.
+    Check,
     /// `GET /admin/api/keys/{id}`.
     GetKey(&'a str),
     /// `PATCH /admin/api/keys/{id}`.
@@ -147,6 +149,7 @@ fn api_route<'a>(method: &str, rest: &'a str) -> AdminRoute<'a> {
         "keys/delete" => call("POST", ApiCall::Delete),
         "keys/unblock" => call("POST", ApiCall::Unblock),
         "keys/reset-cooldowns" => call("POST", ApiCall::ResetCooldowns),
+        "keys/check" => call("POST", ApiCall::Check),
         _ => match rest.strip_prefix("keys/") {
             Some(id) if is_id(id) => match method {
                 "GET" => AdminRoute::Api(ApiCall::GetKey(id)),
@@ -197,6 +200,8 @@ mod tests {
         assert_eq!(route("POST", "/admin/api/keys/delete"), AdminRoute::Api(ApiCall::Delete));
         assert_eq!(route("POST", "/admin/api/keys/unblock"), AdminRoute::Api(ApiCall::Unblock));
         assert_eq!(route("POST", "/admin/api/keys/reset-cooldowns"), AdminRoute::Api(ApiCall::ResetCooldowns));
+        assert_eq!(route("POST", "/admin/api/keys/check"), AdminRoute::Api(ApiCall::Check));
+        assert_eq!(route("GET", "/admin/api/keys/check"), AdminRoute::MethodNotAllowed("POST"));
         assert_eq!(route("PATCH", "/admin/api/keys/abc-1"), AdminRoute::Api(ApiCall::UpdateKey("abc-1")));
         assert_eq!(route("GET", "/admin/api/keys/abc-1"), AdminRoute::Api(ApiCall::GetKey("abc-1")));
         assert_eq!(route("DELETE", "/admin/api/keys/abc-1"), AdminRoute::MethodNotAllowed("GET, PATCH"));

@@ -1,11 +1,12 @@
-//! One row of the key table: checkbox, masked key with its copy button, state, per-model cooldowns with time left,
-//! usage figures, the remark with its edit form, and when the key was added.
+//! One row of the key table: checkbox, masked key with its copy button, state (with the scheduled re-check of a key
+//! out of the pool: last checked, last result, next check), per-model cooldowns with time left, usage figures, the
+//! remark with its edit form, and when the key was added.
 
 use super::layout::csrf_input;
 use crate::admin::display::{ago, date, duration};
 use crate::admin::i18n::{fill, Text};
 use crate::admin::listing::{ListQuery, Tab};
-use crate::admin::records::KeyRecord;
+use crate::admin::records::{CheckState, KeyRecord};
 use crate::cooldown::ALL_MODELS;
 use maud::{html, Markup};
 
@@ -17,6 +18,30 @@ pub fn back_fields(query: &ListQuery) -> Markup {
         input type="hidden" name="q" value=(query.search);
         input type="hidden" name="sort" value=(query.sort.code());
         input type="hidden" name="page" value=(page);
+    }
+}
+
+/// The scheduled re-check of a key out of the pool: when it was last checked and with what result, and when the
+/// next check is due.
+fn check_view(check: &CheckState, now_s: u64, t: &Text) -> Markup {
+    html! {
+        div.check.small-text {
+            div {
+                @match check.last_checked_at_s {
+                    Some(at) => {
+                        span.muted { (fill(t.check_last, &[("when", &ago(at, now_s, t))])) }
+                        @if let Some(result) = &check.last_result { ": " code { (result) } }
+                    }
+                    None => span.muted { (t.check_never) },
+                }
+            }
+            div.muted {
+                @match check.due_in(now_s) {
+                    Some(wait) => (fill(t.check_next, &[("time", &duration(wait, t))])),
+                    None => (t.check_due),
+                }
+            }
+        }
     }
 }
 
@@ -44,7 +69,12 @@ pub fn key_row(provider: &str, query: &ListQuery, key: &KeyRecord, now_s: u64, c
                     data-copy-url={ "/keys/" (provider) "/secret/" (key.id) }
                     data-done=(t.copied) data-failed=(t.copy_failed) { (t.copy) }
             }
-            td data-label=(t.col_status) { span class={ "badge " (state.code()) } { (state_label) } }
+            td data-label=(t.col_status) {
+                span class={ "badge " (state.code()) } { (state_label) }
+                @if key.out_of_pool(now_s) {
+                    (check_view(&key.check, now_s, t))
+                }
+            }
             td data-label=(t.col_cooldowns) {
                 @if let Some((_, soonest)) = cooling.first() {
                     details.cooldowns {

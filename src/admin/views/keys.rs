@@ -1,5 +1,5 @@
-//! A provider's key list: tabs with counts, search and sort, the bulk-action form, the table, the pager, the
-//! add-keys form with its report, and the bulk deletes.
+//! A provider's key list: tabs with counts, search and sort, the bulk-action form (delete, unblock, reset, check
+//! now), the table, the pager, the add-keys form with its report, and the bulk deletes.
 //!
 //! Table rows are in [`super::key_row`], the add form, its report and the bulk deletes in [`super::forms`]. Row checkboxes belong to the bulk form through `form="bulk"`, so the remark
 //! forms inside the rows need no nesting, and every action works without the script.
@@ -23,6 +23,13 @@ pub enum Notice {
     Unblocked(u64),
     /// Keys whose cooldowns were reset.
     Reset(u64),
+    /// Keys probed now, and how many of them passed.
+    Checked {
+        /// Keys probed.
+        checked: u64,
+        /// Of those, how many passed (`ok`).
+        passed: u64,
+    },
     /// A remark saved.
     RemarkSaved,
 }
@@ -35,6 +42,7 @@ impl Notice {
             Notice::Unblocked(n) => ("unblocked", n),
             Notice::Reset(n) => ("reset", n),
             Notice::RemarkSaved => ("remark", 0),
+            Notice::Checked { checked, passed } => return format!("notice=checked&n={checked}&ok={passed}"),
         };
         format!("notice={code}&n={n}")
     }
@@ -47,6 +55,10 @@ impl Notice {
             "unblocked" => Some(Notice::Unblocked(n)),
             "reset" => Some(Notice::Reset(n)),
             "remark" => Some(Notice::RemarkSaved),
+            "checked" => {
+                let passed = wire::first(pairs, "ok").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0).min(n);
+                Some(Notice::Checked { checked: n, passed })
+            }
             _ => None,
         }
     }
@@ -58,6 +70,9 @@ impl Notice {
             Notice::Unblocked(n) => count(t.notice_unblocked, n),
             Notice::Reset(n) => count(t.notice_reset, n),
             Notice::RemarkSaved => t.notice_remark_saved.to_string(),
+            Notice::Checked { checked, passed } => {
+                fill(t.notice_checked, &[("count", &checked.to_string()), ("ok", &passed.to_string())])
+            }
         }
     }
 }
@@ -182,6 +197,7 @@ fn toolbar(p: &KeysPage, csrf: &str, t: &Text) -> Markup {
                 @if q.tab != Tab::Active {
                     button type="submit" name="action" value="reset" { (t.reset_selected) }
                 }
+                button type="submit" name="action" value="check" { (t.check_selected) }
                 button.danger type="submit" name="action" value="delete" data-confirm=(t.confirm_delete_selected) { (t.delete_selected) }
             }
         }
@@ -254,7 +270,7 @@ mod tests {
     use crate::admin::bulk::{Rejected, Rejection};
     use crate::admin::i18n::Lang;
     use crate::admin::listing::PER_PAGE;
-    use crate::admin::records::UsageFigures;
+    use crate::admin::records::{CheckState, UsageFigures};
     use crate::cooldown::ModelCooling;
     use crate::pool::Secret;
 
@@ -270,6 +286,7 @@ mod tests {
             total_cooling_s: 130,
             coolings: vec![("gemini-2.5-pro".to_string(), ModelCooling { end_at_s: NOW + 65, total_seconds: 130, streak: 1 })],
             usage: UsageFigures { requests: 7, successes: 5, rate_limited: 2, last_used_at_s: Some(NOW - 5), ..Default::default() },
+            check: CheckState::default(),
         }
     }
 
@@ -342,9 +359,63 @@ mod tests {
 
     #[test]
     fn notices_round_trip_through_the_query() {
-        for notice in [Notice::Deleted(3), Notice::Unblocked(1), Notice::Reset(20), Notice::RemarkSaved] {
+        let checked = Notice::Checked { checked: 3, passed: 1 };
+        for notice in [Notice::Deleted(3), Notice::Unblocked(1), Notice::Reset(20), Notice::RemarkSaved, checked] {
             assert_eq!(Notice::from_pairs(&wire::parse_pairs(&notice.to_query())), Some(notice));
         }
         assert_eq!(Notice::from_pairs(&wire::parse_pairs("notice=<x>")), None);
+        assert_eq!(
+            Notice::from_pairs(&wire::parse_pairs("notice=checked&n=2&ok=9")),
+            Some(Notice::Checked { checked: 2, passed: 2 }),
+            "never more passed than checked"
+        );
+        assert_eq!(checked.text(Lang::En.text()), "3 keys checked, 1 passed.");
+    }
+
+    fn blocked(result: &str, last_checked_at_s: Option<u64>, check_after_s: Option<u64>) -> KeyRecord {
+        KeyRecord {
+            status: "blocked".to_string(),
+            coolings: Vec::new(),
+            check: CheckState { last_checked_at_s, last_result: Some(result.to_string()), check_after_s, failures: 1 },
+            ..key("AIzaSyABCDEFGHIJKLMNOPx9Qk", None)
+        }
+    }
+
+    #[test]
+    fn a_blocked_key_shows_its_last_check_escaped_and_when_the_next_is_due() {
+        let query = ListQuery { tab: Tab::Blocked, ..Default::default() };
+        let counts = Counts { blocked: 2, ..Default::default() };
+        let keys = [
+            blocked("inconclusive: <b>timeout</b>", Some(NOW - 300), Some(NOW + 3_600)),
+            blocked("no probe for this provider", None, None),
+        ];
+        let html = render(&keys, &query, &counts, None);
+        assert!(html.contains("last checked 5m 00s ago"), "{html}");
+        assert!(html.contains("<code>inconclusive: &lt;b&gt;timeout&lt;/b&gt;</code>") && !html.contains("<b>timeout"), "{html}");
+        assert!(html.contains("next check in 1h 00m"), "{html}");
+        assert!(html.contains("not checked yet") && html.contains("next check at the next scheduled run"), "{html}");
+        assert_eq!(html.matches(r#"<div class="check small-text">"#).count(), 2, "{html}");
+        assert!(html.contains(r#"<button type="submit" name="action" value="check">Check now</button>"#), "{html}");
+    }
+
+    #[test]
+    fn keys_in_the_pool_show_no_check_and_exhausted_ones_do() {
+        let mut fine = key("AIzaSyABCDEFGHIJKLMNOPx9Qk", None);
+        fine.check = CheckState { last_checked_at_s: Some(NOW - 10), last_result: Some("ok".to_string()), ..Default::default() };
+        let html = render(&[fine.clone()], &ListQuery::default(), &Counts { active: 1, ..Default::default() }, None);
+        assert!(!html.contains(r#"class="check small-text""#), "{html}");
+        let mut spent = fine;
+        spent.coolings = vec![("*".to_string(), ModelCooling { end_at_s: NOW + 600, total_seconds: 600, streak: 0 })];
+        spent.check.last_result = Some("exhausted".to_string());
+        let query = ListQuery { tab: Tab::Cooling, ..Default::default() };
+        let html = render(&[spent], &query, &Counts { cooling: 1, ..Default::default() }, None);
+        assert!(html.contains("<code>exhausted</code>") && html.contains("last checked 10s ago"), "{html}");
+    }
+
+    #[test]
+    fn the_check_notice_and_refusal_read_in_chinese() {
+        let zh = Lang::Zh.text();
+        assert_eq!(Notice::Checked { checked: 4, passed: 0 }.text(zh), "已检测 4 个密钥，0 个通过。");
+        assert_eq!(zh.for_error("too_many_checks"), Some("每次最多检测 20 个密钥。"));
     }
 }

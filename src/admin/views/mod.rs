@@ -13,4 +13,4 @@ mod pages;
 
 pub use keys::{keys_page, list_url, KeysPage, Notice};
 pub use layout::{Chrome, CSRF_FIELD};
-pub use pages::{error_page, login_page, overview_page};
+pub use pages::{error_page, login_page, overview_page, ThrottleView};

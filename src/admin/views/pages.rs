@@ -1,9 +1,22 @@
-//! The small pages: sign-in, the providers overview, and the error page (misconfiguration, refused form, not
-//! found).
+//! The small pages: sign-in, the providers overview (with the isolate's pool-wide throttle figures), and the error
+//! page (misconfiguration, refused form, not found).
 
 use super::layout::{frame, Chrome};
+use crate::admin::display::duration;
+use crate::admin::i18n::{fill, Text};
 use crate::admin::records::ProviderLine;
+use crate::throttle::{Figures, ThrottleConfig};
 use maud::{html, Markup};
+
+/// The pool-wide throttle detector as this isolate sees it.
+pub struct ThrottleView<'a> {
+    /// The thresholds (`THROTTLE_*`).
+    pub config: &'a ThrottleConfig,
+    /// Every (provider, model) seen in the window, paused, or paused before.
+    pub figures: &'a [Figures],
+    /// Now, unix seconds (for time left).
+    pub now_s: u64,
+}
 
 /// The sign-in form, with a message after a failed attempt.
 pub fn login_page(chrome: &Chrome, message: Option<&str>) -> Markup {
@@ -39,8 +52,65 @@ fn count_badge(class: &str, count: u64) -> Markup {
     }
 }
 
-/// Every provider with its counts, and a form to open any slug.
-pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine]) -> Markup {
+fn throttle_section(view: &ThrottleView, t: &Text) -> Markup {
+    let c = view.config;
+    let note = fill(
+        t.throttle_note,
+        &[
+            ("pause", &duration(u64::from(c.pause_s), t)),
+            ("window", &duration(u64::from(c.window_s), t)),
+            ("min_keys", &c.min_keys.to_string()),
+            ("percent", &c.percent.to_string()),
+        ],
+    );
+    html! {
+        section.throttle {
+            h2 { (t.throttle_title) }
+            @if c.min_keys == 0 {
+                p.muted.small-text { (t.throttle_off) }
+            } @else {
+                p.muted.small-text { (note) }
+            }
+            @if view.figures.is_empty() {
+                p.card.muted { (t.throttle_none) }
+            } @else {
+                table.throttle {
+                    thead {
+                        tr {
+                            th { (t.col_provider) }
+                            th { (t.col_model) }
+                            th.num { (t.col_keys_tried) }
+                            th.num { (t.col_rate_limited) }
+                            th { (t.col_paused) }
+                            th.num { (t.col_pauses) }
+                        }
+                    }
+                    tbody {
+                        @for f in view.figures {
+                            tr data-provider=(f.provider) data-model=(f.model) {
+                                td { (f.provider) }
+                                td { @if f.model.is_empty() { span.muted { (t.no_model) } } @else { code { (f.model) } } }
+                                td.num.tried { (f.keys_tried) }
+                                td.num.limited { (f.keys_rate_limited) }
+                                td.paused {
+                                    @if f.paused_until_s > view.now_s {
+                                        span.badge.blocked { (fill(t.time_left, &[("time", &duration(f.paused_until_s - view.now_s, t))])) }
+                                    } @else {
+                                        span.muted { "—" }
+                                    }
+                                }
+                                td.num.pauses { (f.pauses_total) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every provider with its counts, the isolate's throttle figures, and a form to open any slug.
+pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine], throttle: &ThrottleView) -> Markup {
     let t = chrome.lang.text();
     frame(
         chrome,
@@ -75,6 +145,7 @@ pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine]) -> Markup {
                     }
                 }
             }
+            (throttle_section(throttle, t))
             form.card method="get" action="/keys" {
                 label for="goto" { (t.goto_label) }
                 div.row {
@@ -130,12 +201,40 @@ mod tests {
             ProviderLine { provider: "openai".to_string(), known: true, counts: Counts { active: 3, cooling: 1, blocked: 0 } },
             ProviderLine { provider: "my-proxy".to_string(), known: false, counts: Counts { active: 1, ..Default::default() } },
         ];
-        let html = overview_page(&chrome(), &lines).into_string();
+        let html = overview_page(&chrome(), &lines, &ThrottleView { config: &ThrottleConfig::default(), figures: &[], now_s: 0 }).into_string();
         assert!(html.contains(r#"<a href="/keys/openai">openai</a>"#), "{html}");
         assert!(html.contains(r#"<span class="badge active">3</span>"#));
         assert!(html.contains(r#"<span class="badge zero">0</span>"#));
         assert!(html.contains("not served by this Worker"));
         assert!(html.contains(r#"action="/keys""#));
+    }
+
+    fn figures(provider: &str, model: &str, paused_until_s: u64) -> Figures {
+        Figures { provider: provider.to_string(), model: model.to_string(), keys_tried: 3, keys_rate_limited: 2, paused_until_s, pauses_total: 1 }
+    }
+
+    #[test]
+    fn the_overview_shows_throttle_figures_per_isolate_with_the_thresholds() {
+        let config = ThrottleConfig { min_keys: 2, percent: 80, window_s: 30, pause_s: 30 };
+        let rows = [figures("google-ai-studio", "<script>m</script>", 1_025), figures("openai", "", 0)];
+        let view = ThrottleView { config: &config, figures: &rows, now_s: 1_000 };
+        let html = overview_page(&chrome(), &[], &view).into_string();
+        assert!(html.contains("per isolate") && html.contains("paused for 30s") && html.contains("at least 2 distinct keys"), "{html}");
+        assert!(html.contains("80%") && html.contains("within 30s"), "{html}");
+        assert!(html.contains("<code>&lt;script&gt;m&lt;/script&gt;</code>") && !html.contains("<script>m"), "{html}");
+        assert!(html.contains(r#"<td class="num tried">3</td><td class="num limited">2</td>"#), "{html}");
+        assert!(html.contains("25s left"), "{html}");
+        assert!(html.contains("(no model)"), "{html}");
+        let zh = overview_page(&Chrome { lang: Lang::Zh, here: "/", csrf: Some("tok") }, &[], &view).into_string();
+        assert!(zh.contains("按隔离实例") && zh.contains("至少 2 个不同密钥") && zh.contains("暂停 30秒"), "{zh}");
+    }
+
+    #[test]
+    fn the_overview_says_when_detection_is_off_or_nothing_was_seen() {
+        let off = ThrottleConfig { min_keys: 0, ..ThrottleConfig::default() };
+        let html = overview_page(&chrome(), &[], &ThrottleView { config: &off, figures: &[], now_s: 0 }).into_string();
+        assert!(html.contains("detection is off") && html.contains("No requests in the window"), "{html}");
+        assert!(!html.contains("<table class=\"throttle\""));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::http::{self, BodyError};
 use super::pages::{Extras, SignedIn, Visit};
 use super::{auth, ops, store};
-use crate::admin::commands::{self, Target};
+use crate::admin::commands::{self, Selected, Target};
 use crate::admin::i18n::fill;
 use crate::admin::listing::ListQuery;
 use crate::admin::routes::Action;
@@ -14,6 +14,7 @@ use crate::admin::throttle::Gate;
 use crate::admin::views::{self, list_url, Notice, CSRF_FIELD};
 use crate::admin::{display, wire};
 use crate::api_error::ApiError;
+use crate::recheck::Finding;
 use crate::service_keys::ServiceKeys;
 use web_sys::{Request, Response};
 use worker::{D1Database, Result};
@@ -137,12 +138,17 @@ async fn run(s: &SignedIn<'_>, provider: &str, action: Action, pairs: &[(String,
             Ok(Done::Report(ops::add_keys(db, command, now_s).await?))
         }
         Action::Selected => {
-            let ids = commands::check_ids(&wire::all(pairs, "id"))?;
-            match wire::first(pairs, "action") {
-                Some("delete") => Ok(Done::Notice(Notice::Deleted(ops::delete(db, provider, &Target::Ids(ids)).await?))),
-                Some("unblock") => Ok(Done::Notice(Notice::Unblocked(ops::unblock(db, provider, &ids, now_s).await?))),
-                Some("reset") => Ok(Done::Notice(Notice::Reset(ops::reset_cooldowns(db, provider, &ids, now_s).await?))),
-                _ => Err(ApiError::bad_request("invalid_action", "action must be delete, unblock or reset")),
+            let selected = Selected::parse(wire::first(pairs, "action"))?;
+            let ids = selected.ids(&wire::all(pairs, "id"))?;
+            match selected {
+                Selected::Delete => Ok(Done::Notice(Notice::Deleted(ops::delete(db, provider, &Target::Ids(ids)).await?))),
+                Selected::Unblock => Ok(Done::Notice(Notice::Unblocked(ops::unblock(db, provider, &ids, now_s).await?))),
+                Selected::Reset => Ok(Done::Notice(Notice::Reset(ops::reset_cooldowns(db, provider, &ids, now_s).await?))),
+                Selected::Check => {
+                    let findings = ops::check(s.app, s.env, db, provider, &ids).await?;
+                    let passed = findings.iter().filter(|(_, finding)| *finding == Finding::Restore).count() as u64;
+                    Ok(Done::Notice(Notice::Checked { checked: findings.len() as u64, passed }))
+                }
             }
         }
         Action::Remark => {

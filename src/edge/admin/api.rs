@@ -8,11 +8,11 @@ use super::http::{self, BodyError};
 use super::{auth, ops, store};
 use crate::admin::commands::{self, AddBody, DeleteBody, IdsBody, RemarkBody};
 use crate::admin::listing::{page_count, ListQuery, PER_PAGE};
-use crate::admin::records::overview;
+use crate::admin::records::{overview, thresholds_json, throttle_json};
 use crate::admin::routes::ApiCall;
 use crate::admin::wire;
 use crate::api_error::ApiError;
-use crate::edge::{app, clock, usage};
+use crate::edge::{app, clock, forward, usage};
 use serde_json::{json, Value};
 use web_sys::{Request, Response};
 use worker::{D1Database, Env, Result};
@@ -59,7 +59,8 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
                     })
                 })
                 .collect();
-            Ok(json!({ "providers": providers }))
+            let throttle = throttle_json(&forward::throttle_figures(&app.config), now_s);
+            Ok(json!({ "providers": providers, "throttle": throttle, "throttle_thresholds": thresholds_json(&app.config.throttle) }))
         }
         ApiCall::ListKeys => list(env, &db, query, now_s).await,
         ApiCall::AddKeys => {
@@ -77,6 +78,12 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
         ApiCall::ResetCooldowns => {
             let (provider, ids) = commands::parse_json::<IdsBody>(&json_body(req).await?)?.into_command()?;
             Ok(json!({ "reset": ops::reset_cooldowns(&db, &provider, &ids, now_s).await? }))
+        }
+        ApiCall::Check => {
+            let (provider, ids) = commands::parse_json::<IdsBody>(&json_body(req).await?)?.into_check()?;
+            let findings = ops::check(&app, env, &db, &provider, &ids).await?;
+            let results: Vec<Value> = findings.into_iter().map(|(id, finding)| json!({ "id": id, "result": finding.result() })).collect();
+            Ok(json!({ "results": results }))
         }
         ApiCall::GetKey(id) => {
             usage::flush_now(env, now_s).await;

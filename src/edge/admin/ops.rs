@@ -1,12 +1,15 @@
-//! The changes the page and the JSON API both make: store them in D1, then drop the provider's cached pool so the
-//! very next request in this isolate uses the new keys (other isolates follow within `KEY_CACHE_TTL_SECONDS`).
+//! The changes the page and the JSON API both make: store them in D1 (or, for "check now", probe the keys and let
+//! the re-check record what it found), then drop the provider's cached pool so the very next request in this isolate
+//! uses the new keys (other isolates follow within `KEY_CACHE_TTL_SECONDS`).
 
 use super::auth::storage;
 use super::store;
 use crate::admin::commands::{AddKeys, AddReport, Target};
 use crate::api_error::ApiError;
-use crate::edge::key_cache;
-use worker::D1Database;
+use crate::edge::app::App;
+use crate::edge::{key_cache, recheck};
+use crate::recheck::Finding;
+use worker::{D1Database, Env};
 
 /// Adds keys and reports what happened to each.
 pub async fn add_keys(db: &D1Database, command: AddKeys, now_s: u64) -> Result<AddReport, ApiError> {
@@ -40,6 +43,19 @@ pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String], no
     let changed = store::reset_cooldowns(db, provider, ids, now_s).await.map_err(storage)?;
     key_cache::invalidate(provider);
     Ok(changed)
+}
+
+/// Probes the keys of `provider` among `ids` now (at most `MAX_CHECK_IDS`, checked by the caller) and records the
+/// findings as the scheduled re-check does: a key that passes is back in the pool, one found invalid is blocked.
+/// Ids the provider does not have are skipped. Returns each probed key's finding.
+pub async fn check(app: &App, env: &Env, db: &D1Database, provider: &str, ids: &[String]) -> Result<Vec<(String, Finding)>, ApiError> {
+    let ids = store::ids_of_provider(db, provider, ids).await.map_err(storage)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let findings = recheck::check_now(app, env, &ids).await.map_err(storage)?;
+    key_cache::invalidate(provider);
+    Ok(findings)
 }
 
 /// Sets a remark; returns the key's provider, or `None` when there is no such key.

@@ -1,5 +1,5 @@
 //! The admin pages: the language and frame of a visit, the sign-in gate in front of every page, and the GET pages
-//! (overview, key list, the copy button's key). Form posts are in [`super::actions`].
+//! (overview with this isolate's throttle figures, key list, the copy button's key). Form posts are in [`super::actions`].
 
 use super::{actions, auth, http, store};
 use crate::admin::i18n::{self, Lang};
@@ -7,10 +7,11 @@ use crate::admin::listing::ListQuery;
 use crate::admin::records::overview;
 use crate::admin::routes::AdminRoute;
 use crate::admin::session::{AdminKeys, Session};
-use crate::admin::views::{self, Chrome, KeysPage, Notice};
+use crate::admin::views::{self, Chrome, KeysPage, Notice, ThrottleView};
 use crate::admin::{commands, wire};
 use crate::api_error::ApiError;
-use crate::edge::{app, clock, usage};
+use crate::edge::app::{self, App};
+use crate::edge::{clock, forward, usage};
 use crate::providers;
 use maud::Markup;
 use web_sys::{Request, Response};
@@ -103,7 +104,7 @@ pub async fn serve(req: &Request, env: &Env, route: AdminRoute<'_>, path: &str, 
         };
     };
     let csrf = keys.csrf(&session);
-    let signed_in = SignedIn { req, env, db: &db, keys: &keys, visit: &visit, session: &session, csrf: &csrf, now_s };
+    let signed_in = SignedIn { req, env, app: &app, db: &db, keys: &keys, visit: &visit, session: &session, csrf: &csrf, now_s };
     match route {
         AdminRoute::LoginForm | AdminRoute::Login => http::redirect("/", &visit.cookies),
         AdminRoute::Overview => signed_in.overview().await,
@@ -134,6 +135,8 @@ pub struct SignedIn<'a> {
     pub req: &'a Request,
     /// The Worker's environment.
     pub env: &'a Env,
+    /// Configuration and service keys, parsed once per isolate.
+    pub app: &'a App,
     /// D1.
     pub db: &'a D1Database,
     /// Keys derived from `AUTH_KEY`.
@@ -164,7 +167,9 @@ impl SignedIn<'_> {
         match store::provider_counts(self.db, self.now_s).await {
             Ok(stored) => {
                 let lines = overview(stored);
-                self.visit.page(200, views::overview_page(&self.visit.chrome(Some(self.csrf)), &lines))
+                let figures = forward::throttle_figures(&self.app.config);
+                let throttle = ThrottleView { config: &self.app.config.throttle, figures: &figures, now_s: self.now_s };
+                self.visit.page(200, views::overview_page(&self.visit.chrome(Some(self.csrf)), &lines, &throttle))
             }
             Err(error) => self.visit.fail(&auth::storage(error), Some(self.csrf)),
         }

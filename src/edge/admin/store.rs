@@ -8,7 +8,7 @@
 
 use crate::admin::commands::Target;
 use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
-use crate::admin::records::{Counts, KeyRecord, UsageFigures};
+use crate::admin::records::{CheckState, Counts, KeyRecord, UsageFigures};
 use crate::admin::throttle::{Failures, WINDOW_S};
 use crate::admin::usage::Batch;
 use crate::pool::{parse_model_coolings, Secret};
@@ -131,6 +131,10 @@ struct KeyRow {
     last_used_at: Option<f64>,
     last_error: Option<String>,
     last_error_at: Option<f64>,
+    check_after: Option<f64>,
+    check_failures: Option<f64>,
+    last_checked_at: Option<f64>,
+    last_check_result: Option<String>,
 }
 
 impl KeyRow {
@@ -152,6 +156,12 @@ impl KeyRow {
                 last_error: self.last_error,
                 last_error_at_s: self.last_error_at.map(|v| whole(Some(v))),
             },
+            check: CheckState {
+                last_checked_at_s: self.last_checked_at.map(|v| whole(Some(v))),
+                last_result: self.last_check_result,
+                check_after_s: self.check_after.map(|v| whole(Some(v))),
+                failures: whole(self.check_failures),
+            },
         }
     }
 }
@@ -159,7 +169,9 @@ impl KeyRow {
 const KEY_COLUMNS: &str = "k.id AS id, k.key AS key, k.provider AS provider, k.status AS status, k.remark AS remark,
   k.created_at AS created_at, k.total_cooling_seconds AS total_cooling_seconds, k.model_coolings AS model_coolings,
   u.requests AS requests, u.successes AS successes, u.rate_limited AS rate_limited, u.errors AS errors,
-  u.last_used_at AS last_used_at, u.last_error AS last_error, u.last_error_at AS last_error_at
+  u.last_used_at AS last_used_at, u.last_error AS last_error, u.last_error_at AS last_error_at,
+  k.check_after AS check_after, k.check_failures AS check_failures, k.last_checked_at AS last_checked_at,
+  k.last_check_result AS last_check_result
   FROM keys AS k LEFT JOIN key_usage AS u ON u.key_id = k.id";
 
 /// One page of a provider's keys.
@@ -183,6 +195,21 @@ pub async fn key_by_id(db: &D1Database, id: &str, provider: Option<&str>) -> Res
     let sql = format!("SELECT {KEY_COLUMNS} WHERE k.id = ?1 AND (?2 = '' OR k.provider = ?2)");
     let row = db.prepare(sql).bind(&[text(id), text(provider.unwrap_or_default())])?.first::<KeyRow>(None).await?;
     Ok(row.map(|row| (row.provider.clone(), row.record())))
+}
+
+/// Which of `ids` are keys of `provider` (a "check now" probes only those).
+pub async fn ids_of_provider(db: &D1Database, provider: &str, ids: &[String]) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+    }
+    let rows = db
+        .prepare("SELECT id FROM keys WHERE provider = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY id")
+        .bind(&[text(provider), json_list(ids)])?
+        .all()
+        .await?
+        .results::<Row>()?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// A random version-4 uuid, made by SQLite per row.
