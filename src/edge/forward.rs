@@ -10,6 +10,7 @@ use super::key_cache::{self, SharedPool};
 use super::respond;
 use super::{clock, store};
 use crate::api_error::ApiError;
+use crate::config::Config;
 use crate::cooldown::{self, ALL_MODELS};
 use crate::pool::{pick, Pick};
 use crate::providers::{KeyPlacement, Provider};
@@ -54,7 +55,7 @@ thread_local! {
 }
 
 /// The isolate's pool-wide throttle figures, for the admin overview.
-pub fn throttle_figures(config: &crate::config::Config) -> Vec<crate::throttle::Figures> {
+pub fn throttle_figures(config: &Config) -> Vec<crate::throttle::Figures> {
     THROTTLE.with(|t| t.borrow().figures(&config.throttle, clock::now_s()))
 }
 
@@ -125,52 +126,25 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
         let timeout_ms = remaining_ms.min(u64::from(config.upstream_timeout_ms));
         let route = upstream::route(config, provider, random_below(config.gateways.len()))
             .map_err(|_| ApiError::misconfigured(format!("{} has no direct base URL: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY to route it through AI Gateway", provider.slug)))?;
-        let sent = send_once(app, &outbound, &route, secret.expose(), &short_id, tried.len(), timeout_ms).await;
-
-        let (verdict, answer) = match sent {
-            Sent::Answered(response) if (200..300).contains(&response.status()) => (Verdict::Success, Some((response, None))),
-            Sent::Answered(response) => {
-                let body = read_body(&response, timeout_ms).await;
-                let bytes = body.to_vec();
-                let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &bytes, clock::now_s());
-                (verdict, Some((response, Some(body))))
-            }
-            Sent::TimedOut => (Verdict::Timeout, None),
-            Sent::Unreachable => (Verdict::Transient, None),
-        };
+        let (verdict, answer) = send_and_classify(app, &outbound, &route, secret.expose(), &short_id, tried.len(), timeout_ms).await;
         attempts.push((short_id, verdict.label()));
-        super::usage::count(&key_id, verdict, answer.as_ref().map(|(response, _)| response.status()), clock::now_s());
+        super::usage::count(&key_id, verdict, answer.as_ref().map(|a| a.response.status()), clock::now_s());
 
         let now_s = clock::now_s();
-        let reading = match verdict {
-            Verdict::Success | Verdict::RateLimited(_) => THROTTLE.with(|t| {
-                let rate_limited = matches!(verdict, Verdict::RateLimited(_));
-                t.borrow_mut().observe(&config.throttle, provider.slug, throttle_model, &key_id, rate_limited, now_s)
-            }),
-            _ => Reading::KeyScoped,
-        };
-        let plan = match reading {
-            // The limit is the pool's, not this key's: its cooldown must not grow.
-            Reading::PoolThrottled { until_s } => {
-                paused_until_s = Some(until_s);
-                KeyUpdate::Nothing
-            }
-            Reading::KeyScoped => record::plan(
-                verdict,
-                &record::Attempt { provider, model, previous, previous_all, threshold: config.consecutive_429_threshold, now_s },
-            ),
-        };
+        let attempt = record::Attempt { provider, model, previous, previous_all, threshold: config.consecutive_429_threshold, now_s };
+        let (plan, paused) = decide(config, &attempt, &key_id, verdict);
+        paused_until_s = paused;
         apply(ctx, env, provider.slug, &pool, &key_id, plan, config.consecutive_429_threshold);
 
         let attempts_line = upstream::attempts_header(&attempts);
         match (verdict, answer) {
-            (Verdict::Success, Some((response, _))) => {
+            (Verdict::Success, Some(Answer { response, .. })) => {
                 return respond::stream_through(&response, &attempts_line).map_err(internal);
             }
-            (Verdict::ClientError, Some((response, Some(body)))) => {
+            (Verdict::ClientError, Some(Answer { response, body: Some(body) })) => {
                 return respond::replay(response.status(), &response.headers(), &body, &attempts_line, None).map_err(internal);
             }
-            (_, Some((response, Some(body)))) => {
+            (_, Some(Answer { response, body: Some(body) })) => {
                 last_failure = Some(Failure::Upstream { status: response.status(), headers: response.headers(), body });
             }
             (Verdict::Timeout, _) => last_failure = Some(Failure::Timeout),
@@ -196,14 +170,55 @@ pub async fn probe_once(app: &App, outbound: &Outbound, key: &str, short_id: &st
     let Ok(route) = upstream::route(&app.config, outbound.provider, random_below(app.config.gateways.len())) else {
         return Verdict::NotKeyFault;
     };
-    match send_once(app, outbound, &route, key, short_id, 1, u64::from(app.config.upstream_timeout_ms)).await {
-        Sent::Answered(response) if (200..300).contains(&response.status()) => Verdict::Success,
-        Sent::Answered(response) => {
-            let body = read_body(&response, u64::from(app.config.upstream_timeout_ms)).await.to_vec();
-            verdict::classify(response.status(), &WebHeaders(&response.headers()), &body, clock::now_s())
+    let timeout_ms = u64::from(app.config.upstream_timeout_ms);
+    send_and_classify(app, outbound, &route, key, short_id, 1, timeout_ms).await.0
+}
+
+/// An upstream answer: the response, and for a non-2xx its body, already read.
+struct Answer {
+    response: Response,
+    body: Option<Uint8Array>,
+}
+
+/// One upstream request with one key, and what its answer means. 2xx bodies are left unread, to stream through.
+async fn send_and_classify(
+    app: &App,
+    outbound: &Outbound,
+    route: &Route,
+    key: &str,
+    short_id: &str,
+    attempt: usize,
+    timeout_ms: u64,
+) -> (Verdict, Option<Answer>) {
+    match send_once(app, outbound, route, key, short_id, attempt, timeout_ms).await {
+        Sent::Answered(response) if (200..300).contains(&response.status()) => {
+            (Verdict::Success, Some(Answer { response, body: None }))
         }
-        Sent::TimedOut => Verdict::Timeout,
-        Sent::Unreachable => Verdict::Transient,
+        Sent::Answered(response) => {
+            let body = read_body(&response, timeout_ms).await;
+            let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &body.to_vec(), clock::now_s());
+            (verdict, Some(Answer { response, body: Some(body) }))
+        }
+        Sent::TimedOut => (Verdict::Timeout, None),
+        Sent::Unreachable => (Verdict::Transient, None),
+    }
+}
+
+/// What to record about the key, and whether the pool as a whole is now paused: a 429 that the throttle detector
+/// reads as pool-wide must not lengthen the key's cooldown.
+fn decide(config: &Config, attempt: &record::Attempt<'_>, key_id: &str, verdict: Verdict) -> (KeyUpdate, Option<u64>) {
+    let rate_limited = match verdict {
+        Verdict::Success => false,
+        Verdict::RateLimited(_) => true,
+        _ => return (record::plan(verdict, attempt), None),
+    };
+    let model = attempt.model.unwrap_or_default();
+    let reading = THROTTLE.with(|t| {
+        t.borrow_mut().observe(&config.throttle, attempt.provider.slug, model, key_id, rate_limited, attempt.now_s)
+    });
+    match reading {
+        Reading::PoolThrottled { until_s } => (KeyUpdate::Nothing, Some(until_s)),
+        Reading::KeyScoped => (record::plan(verdict, attempt), None),
     }
 }
 
