@@ -1,0 +1,164 @@
+//! Host micro-benchmarks of the pure parts of the hot path (`cargo bench --bench pure`).
+//!
+//! Built with the `bench` profile, which inherits `release` (opt-level "s", LTO), the same settings as the wasm.
+//! Figures are host nanoseconds: wasm in V8 runs the same code some 1.5–3× slower, so read them as relative costs.
+//! `scripts/bench` runs this and copies the medians into bench/results.md.
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use one_balance::cooldown::{self, CoolHint, ModelCooling};
+use one_balance::pool::{parse_model_coolings, pick, KeyPool, Pick, PoolKey, Secret};
+use one_balance::providers::DailyReset;
+use one_balance::service_keys::ServiceKeys;
+use one_balance::verdict::{self, Verdict};
+
+const MODEL: &str = "gemini-2.5-flash";
+const NOW_S: u64 = 1_764_000_000;
+
+/// `n` keys; key `i` cools for MODEL when `cooling(i)`.
+fn pool(n: usize, cooling: impl Fn(usize) -> bool) -> KeyPool {
+    KeyPool::new(
+        (0..n)
+            .map(|i| PoolKey {
+                id: format!("{i:08x}-0000-4000-8000-{i:012x}"),
+                secret: Secret::new(format!("AIzaSyBench{i:028}")),
+                coolings: if cooling(i) {
+                    vec![(MODEL.to_string(), ModelCooling { end_at_s: NOW_S + 3_600, total_seconds: 60, streak: 0 })]
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
+    )
+}
+
+fn selection(c: &mut Criterion) {
+    let mut group = c.benchmark_group("select");
+    for (name, n, cooling) in [
+        ("10 keys, none cooling", 10, 0),
+        ("1,000 keys, none cooling", 1_000, 0),
+        ("100,000 keys, none cooling", 100_000, 0),
+        ("100,000 keys, half cooling", 100_000, 2),
+        ("100,000 keys, 99 % cooling", 100_000, 100),
+        ("100,000 keys, 99.9 % cooling", 100_000, 1_000),
+    ] {
+        let pool = match cooling {
+            0 => pool(n, |_| false),
+            2 => pool(n, |i| i % 2 == 0),
+            // 99 % (99.9 %): every key but one in a hundred (a thousand) cools
+            every => pool(n, move |i| i % every != 0),
+        };
+        let mut rng = fastrand::Rng::with_seed(7);
+        group.bench_function(name, |b| b.iter(|| black_box(pick(&pool, Some(MODEL), &[], NOW_S, &mut rng))));
+    }
+    // A request on its third attempt (two keys already tried) in a half-cooling pool.
+    let half = pool(100_000, |i| i % 2 == 0);
+    let mut rng = fastrand::Rng::with_seed(9);
+    group.bench_function("100,000 keys, half cooling, 2 tried", |b| {
+        b.iter(|| black_box(pick(&half, Some(MODEL), &[1, 3], NOW_S, &mut rng)))
+    });
+    group.finish();
+
+    // Sanity: the picks are usable keys (a bench that measured a broken pick would be worthless).
+    let mut rng = fastrand::Rng::with_seed(1);
+    match pick(&half, Some(MODEL), &[], NOW_S, &mut rng) {
+        Some(Pick::Ready(i)) => assert_eq!(i % 2, 1),
+        other => panic!("unexpected pick {other:?}"),
+    }
+}
+
+/// A Gemini 429 body of about 100 KB: the real per-minute error with a long list of quota violations.
+fn large_gemini_error() -> Vec<u8> {
+    let violation = r#"{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_input_token_count","quotaId":"GenerateContentInputTokensPerModelPerMinute-FreeTier","quotaDimensions":{"location":"global","model":"gemini-2.5-flash"},"quotaValue":"250000"}"#;
+    let violations = vec![violation; 400].join(",");
+    let body = format!(
+        r#"{{"error":{{"code":429,"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 10\nPlease retry in 37.520369288s.","status":"RESOURCE_EXHAUSTED","details":[{{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{violations}]}},{{"@type":"type.googleapis.com/google.rpc.Help","links":[{{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}}]}},{{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}}]}}}}"#
+    );
+    body.into_bytes()
+}
+
+fn classification(c: &mut Criterion) {
+    let large = large_gemini_error();
+    let small = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gemini/429-retry-info.json")).expect("fixture");
+    let headers: [(&str, &str); 1] = [("content-type", "application/json")];
+    let mut group = c.benchmark_group("verdict");
+    let label = format!("classify Gemini 429, {} KB body", large.len() / 1024);
+    assert!(matches!(verdict::classify(429, &headers[..], &large, NOW_S), Verdict::RateLimited(_)));
+    group.bench_function(&label, |b| b.iter(|| black_box(verdict::classify(429, &headers[..], black_box(&large), NOW_S))));
+    group.bench_function("classify Gemini 429, fixture body", |b| {
+        b.iter(|| black_box(verdict::classify(429, &headers[..], black_box(&small), NOW_S)))
+    });
+    group.bench_function("classify 200", |b| b.iter(|| black_box(verdict::classify(200, &headers[..], &[], NOW_S))));
+    group.finish();
+}
+
+fn auth_key_with(definitions: usize) -> String {
+    (0..definitions)
+        .map(|i| match i % 3 {
+            0 => format!("sk-service-{i:04}-0123456789abcdef"),
+            1 => format!("sk-service-{i:04}-0123456789abcdef(4102444800)=google-ai-studio,gemini-2.5-flash,gemini-2.5-pro&openai"),
+            _ => format!("sk-service-{i:04}-0123456789abcdef=openrouter"),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn authentication(c: &mut Criterion) {
+    let raw = auth_key_with(50);
+    let keys = ServiceKeys::parse(&raw).expect("valid AUTH_KEY");
+    let last = "sk-service-0049-0123456789abcdef";
+    assert!(keys.authenticate(last, NOW_S).is_ok());
+    let mut group = c.benchmark_group("service_keys");
+    group.bench_function("parse AUTH_KEY, 50 definitions", |b| b.iter(|| black_box(ServiceKeys::parse(black_box(&raw)))));
+    group.bench_function("authenticate among 50 (a known key)", |b| {
+        b.iter(|| black_box(keys.authenticate(black_box(last), NOW_S).map(|g| g.permits("google-ai-studio", Some(MODEL)))))
+    });
+    group.bench_function("authenticate among 50 (an unknown key)", |b| {
+        b.iter(|| black_box(keys.authenticate(black_box("sk-nobody-0123456789abcdef"), NOW_S).is_err()))
+    });
+    group.finish();
+}
+
+fn cooldown_math(c: &mut Criterion) {
+    let previous = ModelCooling { end_at_s: NOW_S - 10, total_seconds: 300, streak: 1 };
+    let mut group = c.benchmark_group("cooldown");
+    group.bench_function("next Pacific midnight", |b| b.iter(|| black_box(cooldown::next_pacific_midnight_s(black_box(NOW_S)))));
+    group.bench_function("hint_until_s (RetryInfo seconds)", |b| {
+        b.iter(|| black_box(cooldown::hint_until_s(CoolHint::Seconds(39), DailyReset::PacificMidnight, black_box(NOW_S))))
+    });
+    group.bench_function("after_rate_limit (streak reaches threshold)", |b| {
+        b.iter(|| {
+            let reset = cooldown::daily_reset_s(DailyReset::PacificMidnight, NOW_S);
+            black_box(cooldown::after_rate_limit(black_box(previous), NOW_S + 39, reset, 2, NOW_S))
+        })
+    });
+    group.finish();
+}
+
+fn pool_load(c: &mut Criterion) {
+    // What a cache reload costs in Rust once D1's rows are in wasm: parse each row's model_coolings, build the pool.
+    let text = r#"{"gemini-2.5-flash":{"end_at":1764003600,"total_seconds":60,"streak":1},"gemini-2.5-pro":{"end_at":1764000000.75,"total_seconds":65}}"#;
+    let mut group = c.benchmark_group("pool_load");
+    group.bench_function("parse_model_coolings, 2 models", |b| b.iter(|| black_box(parse_model_coolings(Some(black_box(text))))));
+    group.sample_size(10);
+    group.bench_function("build a 100,000-key pool (half with a cooling entry)", |b| {
+        b.iter_batched(
+            || {
+                (0..100_000usize)
+                    .map(|i| (format!("{i:08x}-0000-4000-8000-{i:012x}"), format!("AIzaSyBench{i:028}"), (i % 2 == 0).then_some(text)))
+                    .collect::<Vec<_>>()
+            },
+            |rows| {
+                KeyPool::new(
+                    rows.into_iter()
+                        .map(|(id, key, coolings)| PoolKey { coolings: parse_model_coolings(coolings), id, secret: Secret::new(key) })
+                        .collect(),
+                )
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, selection, classification, authentication, cooldown_math, pool_load);
+criterion_main!(benches);
