@@ -157,8 +157,7 @@ async fn listing(app: &App, env: &Env, ctx: &Context, provider: &'static Provide
         MODEL_LISTS.with(|m| m.borrow_mut().insert(provider.slug, (Rc::new(fetched.clone()), now_ms)));
         return fetched;
     }
-    let Ok(db) = env.d1("DB") else { return Vec::new() };
-    match key_cache::pool(&db, provider.slug, app.config.key_cache_ttl_s, now_ms).await {
+    match key_cache::pool(env, provider.slug, app.config.key_cache_ttl_s, now_ms).await {
         Ok(pool) => pool.borrow().known_models(1_000),
         Err(_) => Vec::new(),
     }

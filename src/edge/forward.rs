@@ -7,7 +7,7 @@
 
 use super::app::App;
 use super::key_cache::{self, SharedPool};
-use super::respond;
+use super::{hot_path, respond};
 use super::{clock, store};
 use crate::api_error::ApiError;
 use crate::config::Config;
@@ -24,7 +24,7 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use std::cell::RefCell;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, Headers, Request, RequestInit, RequestRedirect, Response};
+use web_sys::{Headers, Response};
 use worker::{console_error, Context, Delay, Env};
 
 /// One request, ready to be sent with any pool key.
@@ -96,8 +96,7 @@ pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) ->
     }
     let deadline_ms = started_ms + 2 * u64::from(config.upstream_timeout_ms);
     super::usage::maybe_flush(env, ctx, config.usage_flush_s, started_ms / 1_000);
-    let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
-    let pool = key_cache::pool(&db, provider.slug, config.key_cache_ttl_s, started_ms)
+    let pool = key_cache::pool(env, provider.slug, config.key_cache_ttl_s, started_ms)
         .await
         .map_err(|e| ApiError::misconfigured(format!("reading keys from D1 failed ({e}); are the migrations applied?")))?;
 
@@ -266,7 +265,7 @@ async fn read_body(response: &Response, timeout_ms: u64) -> Uint8Array {
     }
 }
 
-/// One upstream request with one key, bounded by `timeout_ms` to response headers.
+/// One upstream request with one key, bounded by `timeout_ms` to response headers (see `js/hot_path.js`).
 async fn send_once(
     app: &App,
     outbound: &Outbound,
@@ -276,53 +275,30 @@ async fn send_once(
     attempt: usize,
     timeout_ms: u64,
 ) -> Sent {
-    let Ok(request) = build_request(app, outbound, route, key, short_id, attempt) else { return Sent::Unreachable };
-    let Ok(controller) = AbortController::new() else { return Sent::Unreachable };
-    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    let fetch = JsFuture::from(global.fetch_with_request_and_init(&request, &signal_init(&controller)));
-    let timer = Delay::from(Duration::from_millis(timeout_ms));
-    match select(fetch, timer).await {
-        Either::Left((Ok(value), _)) => value.dyn_into::<Response>().map_or(Sent::Unreachable, Sent::Answered),
-        Either::Left((Err(_), _)) => Sent::Unreachable,
-        Either::Right(_) => {
-            controller.abort();
-            Sent::TimedOut
-        }
-    }
-}
-
-fn signal_init(controller: &AbortController) -> RequestInit {
-    let init = RequestInit::new();
-    init.set_signal(Some(&controller.signal()));
-    init
-}
-
-fn build_request(
-    app: &App,
-    outbound: &Outbound,
-    route: &Route,
-    key: &str,
-    short_id: &str,
-    attempt: usize,
-) -> Result<Request, wasm_bindgen::JsValue> {
     let url = upstream::upstream_url(route, outbound.segment, &outbound.rest, &outbound.query);
-    let headers = Headers::new_with_headers(&outbound.headers)?;
     let placement = outbound.key_placement;
-    headers.set(placement.header_name(), &placement.header_value(key))?;
-    if let Route::Gateway(_) = route {
-        if let Some(token) = &app.gateway_token {
-            headers.set("cf-aig-authorization", &format!("Bearer {token}"))?;
-        }
-        headers.set("cf-aig-metadata", &format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#))?;
+    let through_gateway = matches!(route, Route::Gateway(_));
+    let metadata = through_gateway.then(|| format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#));
+    let token = app.gateway_token.clone().filter(|_| through_gateway);
+    let promise = hot_path::send_attempt(
+        &url,
+        &outbound.method,
+        &outbound.headers,
+        placement.header_name(),
+        &placement.header_value(key),
+        metadata,
+        token,
+        outbound.body.clone(),
+        timeout_ms as f64,
+    );
+    match JsFuture::from(promise).await {
+        Ok(value) => match value.as_string().as_deref() {
+            Some("timeout") => Sent::TimedOut,
+            Some(_) => Sent::Unreachable,
+            None => value.dyn_into::<Response>().map_or(Sent::Unreachable, Sent::Answered),
+        },
+        Err(_) => Sent::Unreachable,
     }
-    let init = RequestInit::new();
-    init.set_method(&outbound.method);
-    init.set_headers(&headers);
-    init.set_redirect(RequestRedirect::Manual);
-    if let Some(body) = &outbound.body {
-        init.set_body(body);
-    }
-    Request::new_with_str_and_init(&url, &init)
 }
 
 /// Applies a key update to the isolate's cache now and to D1 after the response.

@@ -10,7 +10,7 @@ use crate::pool::KeyPool;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use worker::{D1Database, Result};
+use worker::{Env, Result};
 
 /// A provider's pool as shared inside the isolate.
 pub type SharedPool = Rc<RefCell<KeyPool>>;
@@ -33,8 +33,9 @@ enum Need {
     Reload(Option<SharedPool>),
 }
 
-/// The pool of `provider`, reloading it from D1 when it is older than `ttl_s`.
-pub async fn pool(db: &D1Database, provider: &str, ttl_s: u32, now_ms: u64) -> Result<SharedPool> {
+/// The pool of `provider`, reloading it from D1 when it is older than `ttl_s`. The D1 binding is looked up only for a
+/// reload, so a cached pool costs no call into the runtime.
+pub async fn pool(env: &Env, provider: &str, ttl_s: u32, now_ms: u64) -> Result<SharedPool> {
     let ttl_ms = u64::from(ttl_s) * 1_000;
     let need = POOLS.with(|pools| {
         let mut pools = pools.borrow_mut();
@@ -52,7 +53,11 @@ pub async fn pool(db: &D1Database, provider: &str, ttl_s: u32, now_ms: u64) -> R
         Need::Fresh(pool) => return Ok(pool),
         Need::Reload(previous) => previous,
     };
-    let keys = match store::load_active_keys(db, provider).await {
+    let loaded = match env.d1("DB") {
+        Ok(db) => store::load_active_keys(&db, provider).await,
+        Err(error) => Err(error),
+    };
+    let keys = match loaded {
         Ok(keys) => keys,
         Err(error) => {
             POOLS.with(|pools| pools.borrow_mut().get_mut(provider).map(|c| c.reloading = false));

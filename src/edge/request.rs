@@ -2,9 +2,9 @@
 //!
 //! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`].
 
+use super::hot_path;
 use crate::api_error::ApiError;
 use crate::providers::KeyPlacement;
-use crate::upstream::FORWARDED_REQUEST_HEADERS;
 use js_sys::futures::JsFuture;
 use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::JsCast;
@@ -60,22 +60,13 @@ pub const MAX_FORWARDED_HEADER_BYTES: usize = 8 * 1024;
 /// A copy of the client's headers that may travel upstream. A forwarded header over
 /// [`MAX_FORWARDED_HEADER_BYTES`] is refused with 431 before any key is used.
 pub fn forwarded_headers(headers: &Headers) -> Result<Headers, ApiError> {
-    let copy = Headers::new().map_err(|_| ApiError::misconfigured("could not create headers"))?;
-    for name in FORWARDED_REQUEST_HEADERS {
-        if let Ok(Some(value)) = headers.get(name) {
-            if value.len() > MAX_FORWARDED_HEADER_BYTES {
-                return Err(ApiError {
-                    status: 431,
-                    kind: "invalid_request_error",
-                    code: "header_too_large",
-                    message: format!("the {name} header is longer than {MAX_FORWARDED_HEADER_BYTES} bytes"),
-                    retry_after_s: None,
-                });
-            }
-            let _ = copy.set(name, &value);
-        }
-    }
-    Ok(copy)
+    hot_path::forwarded_headers(headers, MAX_FORWARDED_HEADER_BYTES).map_err(|name| ApiError {
+        status: 431,
+        kind: "invalid_request_error",
+        code: "header_too_large",
+        message: format!("the {name} header is longer than {MAX_FORWARDED_HEADER_BYTES} bytes"),
+        retry_after_s: None,
+    })
 }
 
 /// The body as JS bytes (for replay) and wasm bytes (for parsing); `None` for GET and HEAD.

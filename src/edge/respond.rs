@@ -1,8 +1,9 @@
 //! Building responses: the Worker's own errors and texts, and upstream answers passed on.
 
+use super::hot_path;
 use crate::api_error::ApiError;
 use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
 use worker::Result;
 
@@ -20,6 +21,10 @@ const PREFLIGHT_HEADERS: &[(&str, &str)] = &[
     ("access-control-allow-headers", "*, authorization"),
     ("access-control-max-age", "86400"),
 ];
+
+thread_local! {
+    static CORS_PAIRS: js_sys::Array = CORS_HEADERS.iter().flat_map(|(n, v)| [JsValue::from_str(n), JsValue::from_str(v)]).collect();
+}
 
 fn add_cors(headers: &Headers) -> Result<()> {
     for (name, value) in CORS_HEADERS {
@@ -67,17 +72,9 @@ pub fn api_error(error: &ApiError, attempts: Option<&str>) -> Result<Response> {
 }
 
 /// An upstream success passed on: same status and headers, the body streamed through untouched (it never enters
-/// wasm), `set-cookie` removed and the attempts header added.
+/// wasm), `set-cookie` removed, the CORS headers and the attempts header added — in one call into JS.
 pub fn stream_through(upstream: &Response, attempts: &str) -> Result<Response> {
-    let body = upstream.body();
-    let response = Response::new_with_opt_readable_stream_and_init(body.as_ref(), upstream.unchecked_ref::<ResponseInit>())?;
-    let headers = response.headers();
-    for name in crate::upstream::STRIPPED_RESPONSE_HEADERS {
-        headers.delete(name)?;
-    }
-    headers.set(ATTEMPTS_HEADER, attempts)?;
-    add_cors(&headers)?;
-    Ok(response)
+    Ok(CORS_PAIRS.with(|cors| hot_path::stream_through(upstream, cors, ATTEMPTS_HEADER, attempts)))
 }
 
 /// An upstream answer whose body was already read: same status and headers (minus `set-cookie` and the stale
