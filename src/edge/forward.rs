@@ -78,12 +78,6 @@ enum Failure {
     Unreachable,
 }
 
-enum Sent {
-    Answered(Response),
-    TimedOut,
-    Unreachable,
-}
-
 /// Sends `outbound` with pool keys until one answers for good.
 pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) -> Result<Response, ApiError> {
     let config = &app.config;
@@ -179,7 +173,8 @@ struct Answer {
     body: Option<Uint8Array>,
 }
 
-/// One upstream request with one key, and what its answer means. 2xx bodies are left unread, to stream through.
+/// One upstream request with one key, bounded by `timeout_ms` to response headers (see `js/hot_path.js`), and what
+/// its answer means. 2xx bodies are left unread, to stream through.
 async fn send_and_classify(
     app: &App,
     outbound: &Outbound,
@@ -189,18 +184,34 @@ async fn send_and_classify(
     attempt: usize,
     timeout_ms: u64,
 ) -> (Verdict, Option<Answer>) {
-    match send_once(app, outbound, route, key, short_id, attempt, timeout_ms).await {
-        Sent::Answered(response) if (200..300).contains(&response.status()) => {
-            (Verdict::Success, Some(Answer { response, body: None }))
-        }
-        Sent::Answered(response) => {
-            let body = read_body(&response, timeout_ms).await;
-            let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &body.to_vec(), clock::now_s());
-            (verdict, Some(Answer { response, body: Some(body) }))
-        }
-        Sent::TimedOut => (Verdict::Timeout, None),
-        Sent::Unreachable => (Verdict::Transient, None),
+    let url = upstream::upstream_url(route, outbound.segment, &outbound.rest, &outbound.query);
+    let placement = outbound.key_placement;
+    let through_gateway = matches!(route, Route::Gateway(_));
+    let metadata = through_gateway.then(|| format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#));
+    let token = app.gateway_token.clone().filter(|_| through_gateway);
+    let promise = hot_path::send_attempt(
+        &url,
+        &outbound.method,
+        &outbound.headers,
+        placement.header_name(),
+        &placement.header_value(key),
+        metadata,
+        token,
+        outbound.body.clone(),
+        timeout_ms as f64,
+    );
+    let answered = match JsFuture::from(promise).await {
+        Ok(value) if value.as_string().as_deref() == Some("timeout") => return (Verdict::Timeout, None),
+        Ok(value) => value.dyn_into::<Response>(),
+        Err(error) => Err(error),
+    };
+    let Ok(response) = answered else { return (Verdict::Transient, None) };
+    if (200..300).contains(&response.status()) {
+        return (Verdict::Success, Some(Answer { response, body: None }));
     }
+    let body = read_body(&response, timeout_ms).await;
+    let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &body.to_vec(), clock::now_s());
+    (verdict, Some(Answer { response, body: Some(body) }))
 }
 
 /// What to record about the key, and whether the pool as a whole is now paused: a 429 that the throttle detector
@@ -262,42 +273,6 @@ async fn read_body(response: &Response, timeout_ms: u64) -> Uint8Array {
     match select(JsFuture::from(promise), Delay::from(Duration::from_millis(timeout_ms))).await {
         Either::Left((Ok(buffer), _)) => Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>()),
         Either::Left((Err(_), _)) | Either::Right(_) => Uint8Array::new_with_length(0),
-    }
-}
-
-/// One upstream request with one key, bounded by `timeout_ms` to response headers (see `js/hot_path.js`).
-async fn send_once(
-    app: &App,
-    outbound: &Outbound,
-    route: &Route,
-    key: &str,
-    short_id: &str,
-    attempt: usize,
-    timeout_ms: u64,
-) -> Sent {
-    let url = upstream::upstream_url(route, outbound.segment, &outbound.rest, &outbound.query);
-    let placement = outbound.key_placement;
-    let through_gateway = matches!(route, Route::Gateway(_));
-    let metadata = through_gateway.then(|| format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#));
-    let token = app.gateway_token.clone().filter(|_| through_gateway);
-    let promise = hot_path::send_attempt(
-        &url,
-        &outbound.method,
-        &outbound.headers,
-        placement.header_name(),
-        &placement.header_value(key),
-        metadata,
-        token,
-        outbound.body.clone(),
-        timeout_ms as f64,
-    );
-    match JsFuture::from(promise).await {
-        Ok(value) => match value.as_string().as_deref() {
-            Some("timeout") => Sent::TimedOut,
-            Some(_) => Sent::Unreachable,
-            None => value.dyn_into::<Response>().map_or(Sent::Unreachable, Sent::Answered),
-        },
-        Err(_) => Sent::Unreachable,
     }
 }
 
