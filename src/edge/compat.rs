@@ -89,9 +89,12 @@ pub async fn handle(app: &App, req: &Request, operation: Operation, env: &Env, c
 /// How long a provider's models listing is reused in this isolate.
 const MODEL_LIST_TTL_MS: u64 = 10 * 60 * 1_000;
 
+/// A cached list (model ids or provider slugs) and when it was fetched, in unix milliseconds.
+type Fetched = (Rc<Vec<String>>, u64);
+
 thread_local! {
-    static MODEL_LISTS: RefCell<HashMap<&'static str, (Rc<Vec<String>>, u64)>> = RefCell::new(HashMap::new());
-    static ACTIVE_PROVIDERS: RefCell<Option<(Rc<Vec<String>>, u64)>> = const { RefCell::new(None) };
+    static MODEL_LISTS: RefCell<HashMap<&'static str, Fetched>> = RefCell::new(HashMap::new());
+    static ACTIVE_PROVIDERS: RefCell<Option<Fetched>> = const { RefCell::new(None) };
 }
 
 /// `GET /api/compat/models`: the `provider/model` ids the caller may use, over providers with active keys.
