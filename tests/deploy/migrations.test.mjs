@@ -6,12 +6,11 @@
 // Needs node_modules (wrangler 4.164) and Node >= 22.12, both provided by scripts/test. Only 127.0.0.1 is used.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { repo } from "./sandbox.mjs";
+import { repo, runCollecting } from "./sandbox.mjs";
 
 const wrangler = join(repo, "node_modules", ".bin", process.platform === "win32" ? "wrangler.cmd" : "wrangler");
 const skip = existsSync(wrangler) ? false : "wrangler is not installed (run `npm ci`, or use scripts/test)";
@@ -76,15 +75,7 @@ function real(args) {
   };
   delete env.CLOUDFLARE_API_TOKEN;
   delete env.CLOUDFLARE_ACCOUNT_ID;
-  return new Promise((resolve, reject) => {
-    const child = spawn(wrangler, args, { cwd: dir, env, shell: process.platform === "win32", stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCollecting(wrangler, args, { cwd: dir, env, shell: process.platform === "win32" });
 }
 
 async function ok(args) {

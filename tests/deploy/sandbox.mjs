@@ -15,6 +15,19 @@ export const NEW_DB = "11111111-2222-4333-8444-555555555555";
 export const template = () => readFileSync(join(repo, "wrangler.jsonc.tpl"), "utf8");
 
 /** Writes an executable stand-in at `path`: a copy of the fake wrangler, or a shell stub for build tools. */
+/** Runs a command to its end with no stdin; resolves with its exit code and everything it printed. */
+export function runCollecting(command, args, options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 export function installFakeWrangler(path) {
   mkdirSync(dirname(path), { recursive: true });
   copyFileSync(fake, path);
@@ -64,15 +77,7 @@ export function makeSandbox({ state = {}, config, buildTools = true } = {}) {
         NO_COLOR: "1",
         ...env,
       };
-      return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(root, "scripts", "deploycf.mjs")], { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c) => (stdout += c));
-        child.stderr.on("data", (c) => (stderr += c));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      });
+      return runCollecting(process.execPath, [join(root, "scripts", "deploycf.mjs")], { cwd: root, env: childEnv });
     },
     /** The wrangler calls made so far, oldest first. */
     calls() {
