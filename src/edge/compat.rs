@@ -2,7 +2,7 @@
 //! own OpenAI-style path → the same attempt loop as the native proxy.
 
 use super::app::App;
-use super::forward::{forward, Outbound};
+use super::forward::{forward_and_wait, Body, Outbound};
 use super::{clock, key_cache, request};
 use crate::api_error::ApiError;
 use crate::compat::{self, Operation};
@@ -44,8 +44,8 @@ fn known_provider(slug: &str) -> Result<&'static Provider, ApiError> {
 }
 
 /// `POST /api/compat/chat/completions` and `POST /api/compat/embeddings`.
-pub async fn handle(app: &App, req: &Request, operation: Operation, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
-    let grant = authenticate(app, req)?;
+pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env, ctx: Rc<Context>) -> Result<Response, ApiError> {
+    let grant = authenticate(&app, req)?;
     let Some((_, bytes)) = request::read_body(req).await? else {
         return Err(ApiError::bad_request("missing_body", "send a JSON body"));
     };
@@ -80,10 +80,11 @@ pub async fn handle(app: &App, req: &Request, operation: Operation, env: &Env, c
         query: String::new(),
         method: "POST".to_string(),
         headers: request::forwarded_headers(&req.headers())?,
-        body: Some(Uint8Array::from(body.as_slice())),
+        body: Body::Buffered(Uint8Array::from(body.as_slice())),
         model: Some(model.to_string()),
+        admission: None,
     };
-    forward(app, env, ctx, outbound).await
+    forward_and_wait(app.clone(), env, ctx, outbound).await
 }
 
 /// How long a provider's models listing is reused in this isolate.
@@ -98,7 +99,7 @@ thread_local! {
 }
 
 /// `GET /api/compat/models`: the `provider/model` ids the caller may use, over providers with active keys.
-pub async fn models(app: &App, req: &Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+pub async fn models(app: &Rc<App>, req: &Request, env: &Env, ctx: &Rc<Context>) -> Result<Response, ApiError> {
     let grant = authenticate(app, req)?;
     let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
     let now_ms = clock::now_ms();
@@ -145,7 +146,7 @@ async fn active_providers(db: &worker::D1Database, now_ms: u64, ttl_ms: u64) -> 
 }
 
 /// A provider's model ids: its own listing through the pool (cached), else the models its keys have served.
-async fn listing(app: &App, env: &Env, ctx: &Context, provider: &'static Provider, now_ms: u64) -> Vec<String> {
+async fn listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'static Provider, now_ms: u64) -> Vec<String> {
     let cached = MODEL_LISTS.with(|m| m.borrow().get(provider.slug).cloned());
     if let Some((ids, at_ms)) = cached {
         if now_ms.saturating_sub(at_ms) < MODEL_LIST_TTL_MS {
@@ -166,7 +167,7 @@ async fn listing(app: &App, env: &Env, ctx: &Context, provider: &'static Provide
     }
 }
 
-async fn fetch_listing(app: &App, env: &Env, ctx: &Context, provider: &'static Provider, path: &'static str) -> Vec<String> {
+async fn fetch_listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'static Provider, path: &'static str) -> Vec<String> {
     let Ok(headers) = Headers::new() else { return Vec::new() };
     let outbound = Outbound {
         provider,
@@ -176,10 +177,11 @@ async fn fetch_listing(app: &App, env: &Env, ctx: &Context, provider: &'static P
         query: String::new(),
         method: "GET".to_string(),
         headers,
-        body: None,
+        body: Body::Empty,
         model: None,
+        admission: None,
     };
-    let Ok(response) = forward(app, env, ctx, outbound).await else { return Vec::new() };
+    let Ok(response) = forward_and_wait(app.clone(), env, ctx.clone(), outbound).await else { return Vec::new() };
     if !(200..300).contains(&response.status()) {
         return Vec::new();
     }

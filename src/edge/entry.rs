@@ -1,39 +1,85 @@
 //! The Worker's fetch entry point: route, then hand the request to its handler. Errors become responses here.
+//!
+//! The export is synchronous: a handler that needs no await (the native proxy with its pool cached, health, CORS
+//! preflight, refusals) answers at once with a response or `relay`'s promise, and only the rest runs as a
+//! wasm-bindgen future.
 
 use super::app::{self, App};
-use super::{admin, compat, native, request, respond};
+use super::respond::{self, Served};
+use super::{admin, compat, native, request};
 use crate::api_error::ApiError;
 use crate::compat::Operation;
 use crate::routes::{route, ApiRoute, Route};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
 use web_sys::{Request, Response};
-use worker::{event, Context, Env, Result};
+use worker::wasm_bindgen_futures::future_to_promise;
+use worker::{console_error, Context, Env};
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+/// The `fetch` handler (worker-build wires an export of this name to the Worker's entry point).
+#[wasm_bindgen]
+pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    let ctx = Rc::new(Context::new(ctx));
     let url = req.url();
     let (path, query) = request::split_url(&url);
-    let outcome = match route(&req.method(), path) {
-        Route::Health => return respond::fixed(200, "text/plain; charset=utf-8", "ok"),
-        Route::Admin => return admin::handle(&req, &env, path, query).await,
+    let served = match route(&req.method(), path) {
+        Route::Health => respond::fixed(200, "text/plain; charset=utf-8", "ok").map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
+        Route::Admin => {
+            let (path, query) = (path.to_string(), query.to_string());
+            return future_to_promise(async move {
+                let response = admin::handle(&req, &env, &path, &query).await.or_else(|e| respond::api_error(&internal(&e), None));
+                response.map(JsValue::from).map_err(|e| JsValue::from_str(&e.to_string()))
+            })
+            .into();
+        }
         Route::BadApiPath(problem) => Err(ApiError::bad_request("bad_path", problem)),
         Route::CompatNotFound => Err(ApiError::not_found(
             "unknown_route",
             "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
         )),
-        Route::Preflight => return respond::preflight(),
-        Route::Api(api) => match app::app(&env) {
-            Ok(app) => serve_api(&app, api, &req, query, &env, &ctx).await,
-            Err(error) => Err(error),
-        },
+        Route::Preflight => respond::preflight().map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
+        Route::Api(api) => app::app(&env).and_then(|app| serve_api(app, api, &req, query, &env, ctx)),
     };
-    outcome.or_else(|error| respond::api_error(&error, None))
+    match served {
+        Ok(Served::Now(response)) => response,
+        Ok(Served::Later(work)) => future_to_promise(async move { Ok(answer(work.await).into()) }).into(),
+        Err(error) => answer(Err(error)).into(),
+    }
 }
 
-async fn serve_api(app: &App, api: ApiRoute<'_>, req: &Request, query: &str, env: &Env, ctx: &Context) -> std::result::Result<Response, ApiError> {
+fn serve_api(app: Rc<App>, api: ApiRoute<'_>, req: &Request, query: &str, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
+    // `Clone::clone`: a second handle, not the JS `Request.clone()` (which would tee the body).
+    let owned = || (Clone::clone(req), env.clone());
     match api {
-        ApiRoute::Native { provider, rest } => native::handle(app, req, provider, rest, query, env, ctx).await,
-        ApiRoute::CompatChat => compat::handle(app, req, Operation::Chat, env, ctx).await,
-        ApiRoute::CompatEmbeddings => compat::handle(app, req, Operation::Embeddings, env, ctx).await,
-        ApiRoute::CompatModels => compat::models(app, req, env, ctx).await,
+        ApiRoute::Native { provider, rest } => native::handle(app, req, provider, rest, query, env, ctx),
+        ApiRoute::CompatChat | ApiRoute::CompatEmbeddings => {
+            let operation = if matches!(api, ApiRoute::CompatChat) { Operation::Chat } else { Operation::Embeddings };
+            let (req, env) = owned();
+            Ok(Served::Later(Box::pin(async move { compat::handle(app, &req, operation, &env, ctx).await })))
+        }
+        ApiRoute::CompatModels => {
+            let (req, env) = owned();
+            Ok(Served::Later(Box::pin(async move { compat::models(&app, &req, &env, &ctx).await })))
+        }
     }
+}
+
+/// The client's response: the handler's, or its error as JSON.
+fn answer(outcome: Result<Response, ApiError>) -> Response {
+    match outcome.or_else(|error| respond::api_error(&error, None).map_err(|e| internal(&e))) {
+        Ok(response) => response,
+        Err(error) => last_resort(&error),
+    }
+}
+
+fn internal(error: &worker::Error) -> ApiError {
+    console_error!("building a response failed: {error}");
+    ApiError::misconfigured("the Worker could not build the response")
+}
+
+/// A plain 500 when even the error response could not be built.
+fn last_resort(error: &ApiError) -> Response {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(500);
+    Response::new_with_opt_str_and_init(Some(&error.message), &init).unwrap_or_else(|_| Response::new().unwrap_or_else(|_| JsValue::UNDEFINED.into()))
 }

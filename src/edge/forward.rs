@@ -4,6 +4,9 @@
 //! decision to retry is made before any byte reaches the client: a 2xx is streamed through untouched, and only
 //! non-2xx bodies (small error objects) are read. When attempts run out the client gets the last upstream error,
 //! a 429 with `Retry-After` set to when the soonest key is free, or 504 after a time-out — never a made-up 500.
+//!
+//! The loop is a [`Forwarding`]: a Rust object whose methods make every decision synchronously, driven by `relay` in
+//! `js/hot_path.js`, which does only the awaiting (the client's body, each attempt, an error body, a pause).
 
 use super::app::App;
 use super::key_cache::{self, SharedPool};
@@ -11,7 +14,7 @@ use super::{hot_path, respond};
 use super::{clock, store};
 use crate::api_error::ApiError;
 use crate::config::Config;
-use crate::cooldown::{self, ALL_MODELS};
+use crate::cooldown::{self, ModelCooling, ALL_MODELS};
 use crate::pool::{pick, Pick};
 use crate::providers::{KeyPlacement, Provider};
 use crate::record::{self, KeyUpdate};
@@ -20,12 +23,28 @@ use crate::upstream::{self, Route};
 use crate::verdict::{self, HeaderLookup, Verdict};
 use futures_util::future::{select, Either};
 use js_sys::futures::JsFuture;
-use js_sys::{ArrayBuffer, Uint8Array};
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
-use wasm_bindgen::JsCast;
-use web_sys::{Headers, Response};
+use wasm_bindgen::prelude::*;
+use web_sys::{Headers, Request, Response};
 use worker::{console_error, Context, Delay, Env};
+
+/// The client's body.
+pub enum Body {
+    /// The request has none (GET, HEAD).
+    Empty,
+    /// Bytes already read, replayed on each attempt.
+    Buffered(Uint8Array),
+    /// Still in the client's request: `relay` reads it (at most [`super::request::MAX_BODY_BYTES`]), shows it to the
+    /// admission check, and replays it on each attempt.
+    Unread(Request),
+}
+
+/// The check a body must pass once read, returning the request's model: the native proxy's model rules, when the
+/// model may be named in the body.
+pub type Admission = Box<dyn FnOnce(&[u8]) -> Result<Option<String>, ApiError>>;
 
 /// One request, ready to be sent with any pool key.
 pub struct Outbound {
@@ -43,10 +62,12 @@ pub struct Outbound {
     pub method: String,
     /// Allow-listed client headers; the pool key is added per attempt.
     pub headers: Headers,
-    /// The body, buffered once and replayed on each attempt.
-    pub body: Option<Uint8Array>,
-    /// The model the request asks for (`None`: a models listing).
+    /// The body.
+    pub body: Body,
+    /// The model the request asks for (`None`: a models listing, or not known until `admission` has read the body).
     pub model: Option<String>,
+    /// Run on an [`Body::Unread`] body once read; its model replaces `model`.
+    pub admission: Option<Admission>,
 }
 
 thread_local! {
@@ -78,84 +99,272 @@ enum Failure {
     Unreachable,
 }
 
-/// Sends `outbound` with pool keys until one answers for good.
-pub async fn forward(app: &App, env: &Env, ctx: &Context, outbound: Outbound) -> Result<Response, ApiError> {
-    let config = &app.config;
-    let provider = outbound.provider;
-    let model = outbound.model.as_deref();
-    let throttle_model = model.unwrap_or_default();
-    let started_ms = clock::now_ms();
-    if let Some(until_s) = THROTTLE.with(|t| t.borrow().paused_until(provider.slug, throttle_model, started_ms / 1_000)) {
-        return Err(ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, started_ms / 1_000)));
+/// What `relay` hands a [`Forwarding`] back: a final response, or how long to pause before the next attempt.
+type Next = Result<JsValue, JsValue>;
+
+/// Sends `outbound` with keys from `pool` until one answers for good; the promise resolves to the client's response.
+/// Synchronous up to the first await, which happens in `relay`.
+pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, pool: SharedPool, started_ms: u64) -> Result<Promise, ApiError> {
+    if outbound.admission.is_none() {
+        throttled(outbound.provider, outbound.model.as_deref(), started_ms / 1_000)?;
     }
-    let deadline_ms = started_ms + 2 * u64::from(config.upstream_timeout_ms);
-    super::usage::maybe_flush(env, ctx, config.usage_flush_s, started_ms / 1_000);
-    let pool = key_cache::pool(env, provider.slug, config.key_cache_ttl_s, started_ms)
+    upstream::route(&app.config, outbound.provider, 0).map_err(|_| {
+        ApiError::misconfigured(format!(
+            "{} has no direct base URL: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY to route it through AI Gateway",
+            outbound.provider.slug
+        ))
+    })?;
+    super::usage::maybe_flush(env, &ctx, app.config.usage_flush_s, started_ms / 1_000);
+    let Outbound { provider, segment, rest, key_placement, query, method, headers, body, model, admission } = outbound;
+    let (body, request) = match body {
+        Body::Empty => (None, None),
+        Body::Buffered(bytes) => (Some(bytes), None),
+        Body::Unread(request) => (None, Some(request)),
+    };
+    let deadline_ms = started_ms + 2 * u64::from(app.config.upstream_timeout_ms);
+    let job = Forwarding {
+        target: Target { provider, segment, rest, key_placement, query, model, admission },
+        app,
+        env: env.clone(),
+        ctx,
+        pool,
+        tried: Vec::new(),
+        attempts: Vec::new(),
+        last_failure: None,
+        paused_until_s: None,
+        deadline_ms,
+        current: None,
+    };
+    Ok(hot_path::relay(job, &method, &headers, body, request, super::request::MAX_BODY_BYTES as f64))
+}
+
+/// A pool-wide pause of `provider` for `model` (see `crate::throttle`), as the client's error.
+fn throttled(provider: &Provider, model: Option<&str>, now_s: u64) -> Result<(), ApiError> {
+    match THROTTLE.with(|t| t.borrow().paused_until(provider.slug, model.unwrap_or_default(), now_s)) {
+        Some(until_s) => Err(ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, now_s))),
+        None => Ok(()),
+    }
+}
+
+/// [`forward`] for callers that are async anyway (the pool is not cached, or the body was read in Rust): loads the
+/// pool, then awaits the response.
+pub async fn forward_and_wait(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound) -> Result<Response, ApiError> {
+    let now_ms = clock::now_ms();
+    let pool = key_cache::pool(env, outbound.provider.slug, app.config.key_cache_ttl_s, now_ms)
         .await
         .map_err(|e| ApiError::misconfigured(format!("reading keys from D1 failed ({e}); are the migrations applied?")))?;
+    let promise = forward(app, env, ctx, outbound, pool, now_ms)?;
+    match JsFuture::from(promise).await.map(JsCast::dyn_into::<Response>) {
+        Ok(Ok(response)) => Ok(response),
+        _ => Err(ApiError::misconfigured("the Worker could not build the response")),
+    }
+}
 
-    let mut tried: Vec<usize> = Vec::new();
-    let mut attempts: Vec<(String, &'static str)> = Vec::new();
-    let mut last_failure: Option<Failure> = None;
-    let mut paused_until_s: Option<u64> = None;
-    while tried.len() < config.max_attempts as usize && clock::now_ms() < deadline_ms {
-        let now_s = clock::now_s();
-        let choice = RNG.with(|rng| pick(&pool.borrow(), model, &tried, now_s, &mut rng.borrow_mut()));
-        let index = match choice {
+/// What is sent: everything of [`Outbound`] but the method, headers and body, which `relay` holds.
+struct Target {
+    provider: &'static Provider,
+    segment: &'static str,
+    rest: String,
+    key_placement: KeyPlacement,
+    query: String,
+    model: Option<String>,
+    admission: Option<Admission>,
+}
+
+/// The key being tried and what the pool knew of it before.
+struct Current {
+    key_id: String,
+    short_id: String,
+    previous: ModelCooling,
+    previous_all: ModelCooling,
+    timeout_ms: u64,
+}
+
+/// One request's attempt loop, driven by `relay` in `js/hot_path.js`.
+#[wasm_bindgen]
+pub struct Forwarding {
+    app: Rc<App>,
+    env: Env,
+    ctx: Rc<Context>,
+    target: Target,
+    pool: SharedPool,
+    tried: Vec<usize>,
+    attempts: Vec<(String, &'static str)>,
+    last_failure: Option<Failure>,
+    paused_until_s: Option<u64>,
+    deadline_ms: u64,
+    current: Option<Current>,
+}
+
+#[wasm_bindgen]
+impl Forwarding {
+    /// Checks the body just read; `Some(response)` refuses the request.
+    pub fn admit(&mut self, body: &[u8]) -> Result<Option<Response>, JsValue> {
+        let Some(admission) = self.target.admission.take() else { return Ok(None) };
+        let admitted = admission(body).and_then(|model| {
+            throttled(self.target.provider, model.as_deref(), clock::now_s())?;
+            Ok(model)
+        });
+        match admitted {
+            Ok(model) => {
+                self.target.model = model;
+                Ok(None)
+            }
+            Err(error) => self.error(&error).map(Some),
+        }
+    }
+
+    /// The answer to a body over the size limit.
+    #[wasm_bindgen(js_name = tooLarge)]
+    pub fn too_large(&self) -> Next {
+        self.error(&ApiError::too_large(super::request::MAX_BODY_BYTES)).map(Into::into)
+    }
+
+    /// The answer to a body that could not be read.
+    pub fn unreadable(&self) -> Next {
+        self.error(&ApiError::bad_request("unreadable_body", "the request body could not be read")).map(Into::into)
+    }
+
+    /// Prepares the next attempt: puts the next key (and, through AI Gateway, the gateway's headers) into `headers`
+    /// and returns the URL to send to; `None` when the loop is over (answer with [`Forwarding::finish`]).
+    pub fn next(&mut self, headers: &Headers) -> Option<String> {
+        let config = &self.app.config;
+        let now_ms = clock::now_ms();
+        if self.paused_until_s.is_some() || self.tried.len() >= config.max_attempts as usize || now_ms >= self.deadline_ms {
+            return None;
+        }
+        let model = self.target.model.as_deref();
+        let index = match RNG.with(|rng| pick(&self.pool.borrow(), model, &self.tried, now_ms / 1_000, &mut rng.borrow_mut())) {
             Some(Pick::Ready(index)) => index,
             // Every key is cooling: try the one that frees soonest, once, and only if nothing was tried yet.
-            Some(Pick::Cooling { index, .. }) if tried.is_empty() => index,
-            _ => break,
+            Some(Pick::Cooling { index, .. }) if self.tried.is_empty() => index,
+            _ => return None,
         };
-        tried.push(index);
-        let (key_id, short_id, secret, previous, previous_all) = {
-            let pool = pool.borrow();
-            let Some(key) = pool.key(index) else { break };
-            let previous = model.map(|m| pool.model_entry(index, m)).unwrap_or_default();
-            (key.id.clone(), key.short_id().to_string(), key.secret.clone(), previous, pool.model_entry(index, ALL_MODELS))
-        };
+        self.tried.push(index);
+        let pool = self.pool.borrow();
+        let key = pool.key(index)?;
+        // `forward` checked that the provider has a route.
+        let route = upstream::route(config, self.target.provider, random_below(config.gateways.len())).ok()?;
+        put_key(&self.app, headers, &route, self.target.key_placement, key.secret.expose(), key.short_id(), self.tried.len()).ok()?;
+        self.current = Some(Current {
+            key_id: key.id.clone(),
+            short_id: key.short_id().to_string(),
+            previous: model.map(|m| pool.model_entry(index, m)).unwrap_or_default(),
+            previous_all: pool.model_entry(index, ALL_MODELS),
+            timeout_ms: self.deadline_ms.saturating_sub(now_ms).max(1).min(u64::from(config.upstream_timeout_ms)),
+        });
+        Some(upstream::upstream_url(&route, self.target.segment, &self.target.rest, &self.target.query))
+    }
 
-        let remaining_ms = deadline_ms.saturating_sub(clock::now_ms()).max(1);
-        let timeout_ms = remaining_ms.min(u64::from(config.upstream_timeout_ms));
-        let route = upstream::route(config, provider, random_below(config.gateways.len()))
-            .map_err(|_| ApiError::misconfigured(format!("{} has no direct base URL: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY to route it through AI Gateway", provider.slug)))?;
-        let (verdict, answer) = send_and_classify(app, &outbound, &route, secret.expose(), &short_id, tried.len(), timeout_ms).await;
-        attempts.push((short_id, verdict.label()));
-        super::usage::count(&key_id, verdict, answer.as_ref().map(|a| a.response.status()), clock::now_s());
+    /// The current attempt's time limit, for its response headers and again for an error body.
+    #[wasm_bindgen(js_name = attemptTimeoutMs)]
+    pub fn attempt_timeout_ms(&self) -> f64 {
+        self.current.as_ref().map_or(1.0, |c| c.timeout_ms as f64)
+    }
 
+    /// A 2xx answer: recorded, and passed on with its body streaming through.
+    pub fn succeeded(&mut self, response: Response, status: u16) -> Result<Response, JsValue> {
+        self.record(Verdict::Success, Some(status), clock::now_s());
+        respond::stream_through(&response, &upstream::attempts_header(&self.attempts)).map_err(js_error)
+    }
+
+    /// No answer (`timed_out`, or the fetch failed): recorded; returns the pause before the next attempt, in ms.
+    pub fn failed(&mut self, timed_out: bool) -> f64 {
+        let verdict = if timed_out { Verdict::Timeout } else { Verdict::Transient };
+        self.record(verdict, None, clock::now_s());
+        self.last_failure = Some(if timed_out { Failure::Timeout } else { Failure::Unreachable });
+        0.0
+    }
+
+    /// A non-2xx answer and its body: classified and recorded. Returns the client's response when this answer is
+    /// final (the client's own error), else the pause before the next attempt, in ms.
+    pub fn rejected(&mut self, response: Response, body: Uint8Array) -> Next {
+        let status = response.status();
+        let headers = response.headers();
         let now_s = clock::now_s();
-        let attempt = record::Attempt { provider, model, previous, previous_all, threshold: config.consecutive_429_threshold, now_s };
-        let (plan, paused) = decide(config, &attempt, &key_id, verdict);
-        paused_until_s = paused;
-        apply(ctx, env, provider.slug, &pool, &key_id, plan, config.consecutive_429_threshold);
+        let verdict = verdict::classify(status, &WebHeaders(&headers), &body.to_vec(), now_s);
+        self.record(verdict, Some(status), now_s);
+        if verdict == Verdict::ClientError {
+            let attempts = upstream::attempts_header(&self.attempts);
+            return respond::replay(status, &headers, &body, &attempts, None).map(Into::into).map_err(js_error);
+        }
+        self.last_failure = Some(Failure::Upstream { status, headers, body });
+        let pause_ms = if verdict == Verdict::NotKeyFault { 50 + random_below(200) } else { 0 };
+        Ok(JsValue::from_f64(pause_ms as f64))
+    }
 
-        let attempts_line = upstream::attempts_header(&attempts);
-        match (verdict, answer) {
-            (Verdict::Success, Some(Answer { response, .. })) => {
-                return respond::stream_through(&response, &attempts_line).map_err(internal);
-            }
-            (Verdict::ClientError, Some(Answer { response, body: Some(body) })) => {
-                return respond::replay(response.status(), &response.headers(), &body, &attempts_line, None).map_err(internal);
-            }
-            (_, Some(Answer { response, body: Some(body) })) => {
-                last_failure = Some(Failure::Upstream { status: response.status(), headers: response.headers(), body });
-            }
-            (Verdict::Timeout, _) => last_failure = Some(Failure::Timeout),
-            _ => last_failure = Some(Failure::Unreachable),
+    /// The answer when the loop is over without a final one.
+    pub fn finish(&mut self) -> Result<Response, JsValue> {
+        let attempts = upstream::attempts_header(&self.attempts);
+        let now_s = clock::now_s();
+        if let Some(until_s) = self.paused_until_s {
+            return self.error(&ApiError::pool_throttled(self.target.provider.slug, cooldown::retry_after_s(until_s, now_s)));
         }
-        if paused_until_s.is_some() {
-            break;
-        }
-        if verdict == Verdict::NotKeyFault {
-            Delay::from(Duration::from_millis(50 + random_below(200) as u64)).await;
+        let model = self.target.model.as_deref();
+        let pool = self.pool.borrow();
+        let earliest_end = pool.earliest_cooldown_end_s(model, now_s);
+        let retry_after = earliest_end.map(|end| cooldown::retry_after_s(end, now_s));
+        let slug = self.target.provider.slug;
+        let error = match self.last_failure.take() {
+            None if pool.is_empty() || earliest_end.is_none() => ApiError::no_keys(slug),
+            None => ApiError::all_cooling(slug, retry_after.unwrap_or(1)),
+            Some(Failure::Upstream { status: 429, headers, body }) => {
+                let fallback = WebHeaders(&headers).header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+                let seconds = retry_after.or(fallback).unwrap_or(cooldown::DEFAULT_COOLDOWN_S);
+                return respond::replay(429, &headers, &body, &attempts, Some(seconds)).map_err(js_error);
+            }
+            Some(Failure::Upstream { status, headers, body }) => {
+                return respond::replay(status, &headers, &body, &attempts, None).map_err(js_error);
+            }
+            Some(Failure::Timeout) => ApiError::upstream_timeout(retry_after.unwrap_or(5)),
+            Some(Failure::Unreachable) => ApiError::upstream_unreachable(),
+        };
+        drop(pool);
+        self.error(&error)
+    }
+}
+
+impl Forwarding {
+    fn error(&self, error: &ApiError) -> Result<Response, JsValue> {
+        respond::api_error(error, Some(&upstream::attempts_header(&self.attempts))).map_err(js_error)
+    }
+
+    /// Counts the attempt, and records what it taught about the key.
+    fn record(&mut self, verdict: Verdict, status: Option<u16>, now_s: u64) {
+        let Some(current) = self.current.take() else { return };
+        self.attempts.push((current.short_id, verdict.label()));
+        super::usage::count(&current.key_id, verdict, status, now_s);
+        let config = &self.app.config;
+        let attempt = record::Attempt {
+            provider: self.target.provider,
+            model: self.target.model.as_deref(),
+            previous: current.previous,
+            previous_all: current.previous_all,
+            threshold: config.consecutive_429_threshold,
+            now_s,
+        };
+        let (plan, paused) = decide(config, &attempt, &current.key_id, verdict);
+        self.paused_until_s = paused;
+        apply(&self.ctx, &self.env, self.target.provider.slug, &self.pool, &current.key_id, plan, config.consecutive_429_threshold, now_s);
+    }
+}
+
+fn js_error(error: worker::Error) -> JsValue {
+    console_error!("building a response failed: {error}");
+    JsValue::from_str("the Worker could not build the response")
+}
+
+/// Puts `key` where `placement` says, and through AI Gateway the gateway's headers: which key and attempt this is
+/// (`cf-aig-metadata`, for the gateway's logs) and `AI_GATEWAY_TOKEN` for an authenticated gateway.
+fn put_key(app: &App, headers: &Headers, route: &Route, placement: KeyPlacement, key: &str, short_id: &str, attempt: usize) -> Result<(), JsValue> {
+    headers.set(placement.header_name(), &placement.header_value(key))?;
+    if matches!(route, Route::Gateway(_)) {
+        headers.set("cf-aig-metadata", &format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#))?;
+        if let Some(token) = &app.gateway_token {
+            headers.set("cf-aig-authorization", &format!("Bearer {token}"))?;
         }
     }
-    let attempts_line = upstream::attempts_header(&attempts);
-    if let Some(until_s) = paused_until_s {
-        let error = ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, clock::now_s()));
-        return respond::api_error(&error, Some(&attempts_line)).map_err(internal);
-    }
-    give_up(provider, model, &pool, last_failure, &attempts_line)
+    Ok(())
 }
 
 /// Sends `outbound` once with `key`, outside the pool (the scheduled re-check), and classifies the answer.
@@ -164,54 +373,26 @@ pub async fn probe_once(app: &App, outbound: &Outbound, key: &str, short_id: &st
         return Verdict::NotKeyFault;
     };
     let timeout_ms = u64::from(app.config.upstream_timeout_ms);
-    send_and_classify(app, outbound, &route, key, short_id, 1, timeout_ms).await.0
-}
-
-/// An upstream answer: the response, and for a non-2xx its body, already read.
-struct Answer {
-    response: Response,
-    body: Option<Uint8Array>,
-}
-
-/// One upstream request with one key, bounded by `timeout_ms` to response headers (see `js/hot_path.js`), and what
-/// its answer means. 2xx bodies are left unread, to stream through.
-async fn send_and_classify(
-    app: &App,
-    outbound: &Outbound,
-    route: &Route,
-    key: &str,
-    short_id: &str,
-    attempt: usize,
-    timeout_ms: u64,
-) -> (Verdict, Option<Answer>) {
-    let url = upstream::upstream_url(route, outbound.segment, &outbound.rest, &outbound.query);
-    let placement = outbound.key_placement;
-    let through_gateway = matches!(route, Route::Gateway(_));
-    let metadata = through_gateway.then(|| format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#));
-    let token = app.gateway_token.clone().filter(|_| through_gateway);
-    let promise = hot_path::send_attempt(
-        &url,
-        &outbound.method,
-        &outbound.headers,
-        placement.header_name(),
-        &placement.header_value(key),
-        metadata,
-        token,
-        outbound.body.clone(),
-        timeout_ms as f64,
-    );
-    let answered = match JsFuture::from(promise).await {
-        Ok(value) if value.as_string().as_deref() == Some("timeout") => return (Verdict::Timeout, None),
+    if put_key(app, &outbound.headers, &route, outbound.key_placement, key, short_id, 1).is_err() {
+        return Verdict::NotKeyFault;
+    }
+    let body = match &outbound.body {
+        Body::Buffered(bytes) => JsValue::from(bytes),
+        Body::Empty | Body::Unread(_) => JsValue::UNDEFINED,
+    };
+    let url = upstream::upstream_url(&route, outbound.segment, &outbound.rest, &outbound.query);
+    let sent = hot_path::send_attempt(&url, &outbound.method, &outbound.headers, &body, timeout_ms as f64);
+    let answered = match JsFuture::from(sent).await {
+        Ok(value) if value.as_string().as_deref() == Some("timeout") => return Verdict::Timeout,
         Ok(value) => value.dyn_into::<Response>(),
         Err(error) => Err(error),
     };
-    let Ok(response) = answered else { return (Verdict::Transient, None) };
+    let Ok(response) = answered else { return Verdict::Transient };
     if (200..300).contains(&response.status()) {
-        return (Verdict::Success, Some(Answer { response, body: None }));
+        return Verdict::Success;
     }
     let body = read_body(&response, timeout_ms).await;
-    let verdict = verdict::classify(response.status(), &WebHeaders(&response.headers()), &body.to_vec(), clock::now_s());
-    (verdict, Some(Answer { response, body: Some(body) }))
+    verdict::classify(response.status(), &WebHeaders(&response.headers()), &body.to_vec(), clock::now_s())
 }
 
 /// What to record about the key, and whether the pool as a whole is now paused: a 429 that the throttle detector
@@ -232,40 +413,6 @@ fn decide(config: &Config, attempt: &record::Attempt<'_>, key_id: &str, verdict:
     }
 }
 
-/// The answer when no attempt succeeded.
-fn give_up(
-    provider: &Provider,
-    model: Option<&str>,
-    pool: &SharedPool,
-    last_failure: Option<Failure>,
-    attempts: &str,
-) -> Result<Response, ApiError> {
-    let now_s = clock::now_s();
-    let earliest_end = pool.borrow().earliest_cooldown_end_s(model, now_s);
-    let retry_after = earliest_end.map(|end| cooldown::retry_after_s(end, now_s));
-    match last_failure {
-        None if pool.borrow().is_empty() || earliest_end.is_none() => Err(ApiError::no_keys(provider.slug)),
-        None => Err(ApiError::all_cooling(provider.slug, retry_after.unwrap_or(1))),
-        Some(Failure::Upstream { status: 429, headers, body }) => {
-            let fallback = WebHeaders(&headers).header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
-            let seconds = retry_after.or(fallback).unwrap_or(cooldown::DEFAULT_COOLDOWN_S);
-            respond::replay(429, &headers, &body, attempts, Some(seconds)).map_err(internal)
-        }
-        Some(Failure::Upstream { status, headers, body }) => respond::replay(status, &headers, &body, attempts, None).map_err(internal),
-        Some(Failure::Timeout) => Err(ApiError::upstream_timeout(retry_after.unwrap_or(5))),
-        Some(Failure::Unreachable) => Err(ApiError::upstream_unreachable()),
-    }
-    .or_else(|error| match respond::api_error(&error, Some(attempts)) {
-        Ok(response) => Ok(response),
-        Err(_) => Err(error),
-    })
-}
-
-fn internal(error: worker::Error) -> ApiError {
-    console_error!("building a response failed: {error}");
-    ApiError::misconfigured("the Worker could not build the response")
-}
-
 /// The body of an error answer, or nothing if it does not arrive within `timeout_ms` (an upstream that sends
 /// error headers and then stalls must not hold the request).
 async fn read_body(response: &Response, timeout_ms: u64) -> Uint8Array {
@@ -277,8 +424,8 @@ async fn read_body(response: &Response, timeout_ms: u64) -> Uint8Array {
 }
 
 /// Applies a key update to the isolate's cache now and to D1 after the response.
-fn apply(ctx: &Context, env: &Env, provider: &str, pool: &SharedPool, key_id: &str, update: KeyUpdate, threshold: u32) {
-    let now_s = clock::now_s();
+#[allow(clippy::too_many_arguments)]
+fn apply(ctx: &Context, env: &Env, provider: &str, pool: &SharedPool, key_id: &str, update: KeyUpdate, threshold: u32, now_s: u64) {
     match update {
         KeyUpdate::Nothing => {}
         KeyUpdate::Cool { model, state, until_s, daily_reset_s, streak_step, schedule_check } => {

@@ -2,9 +2,13 @@
 //!
 //! Every call from wasm into JS costs a trip through the wasm-bindgen glue, and strings are copied each way. The
 //! success path used to cross about 70 times (one per header read or set, per `RequestInit` setter, per timer); the
-//! three functions here do that work in JS in one call each. Policy stays in Rust: the allow-list, the URL, the key
-//! header and the time-out are decided here and passed in.
+//! functions here do that work in JS in one call each. Policy stays in Rust: the allow-list, the URL, the key header
+//! and the time-out are decided here and passed in.
+//!
+//! `relay` runs the attempt loop's awaits in JS and calls back into the Rust [`Forwarding`] for every decision, so
+//! the success path needs no wasm-bindgen future (each costs closures, a `then` and a microtask hop per await).
 
+use super::forward::Forwarding;
 use crate::upstream::{FORWARDED_REQUEST_HEADERS, STRIPPED_RESPONSE_HEADERS};
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -15,20 +19,14 @@ extern "C" {
     #[wasm_bindgen(js_name = allowedHeaders)]
     fn allowed_headers(source: &Headers, names: &Array, max_length: f64) -> JsValue;
 
-    /// Sends one attempt; the promise resolves to a `Response`, or to `"timeout"` / `"unreachable"`.
+    /// Sends one attempt (`headers` already hold the key); the promise resolves to a `Response`, or to `"timeout"`
+    /// / `"unreachable"`.
     #[wasm_bindgen(js_name = sendAttempt)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn send_attempt(
-        url: &str,
-        method: &str,
-        base: &Headers,
-        key_name: &str,
-        key_value: &str,
-        metadata: Option<String>,
-        token: Option<String>,
-        body: Option<Uint8Array>,
-        timeout_ms: f64,
-    ) -> Promise;
+    pub fn send_attempt(url: &str, method: &str, headers: &Headers, body: &JsValue, timeout_ms: f64) -> Promise;
+
+    /// Runs `job`'s attempts; resolves to the client's response. With `request`, its body is read (at most
+    /// `max_body_bytes`) and shown to `job` first; otherwise `body` is sent as it is.
+    pub fn relay(job: Forwarding, method: &str, headers: &Headers, body: Option<Uint8Array>, request: Option<web_sys::Request>, max_body_bytes: f64) -> Promise;
 
     #[wasm_bindgen(js_name = passThrough)]
     fn pass_through(upstream: &Response, strip: &Array, fixed: &Array, name: &str, value: &str) -> Response;

@@ -33,6 +33,17 @@ enum Need {
     Reload(Option<SharedPool>),
 }
 
+/// The pool of `provider` when it can be used without reading D1: younger than `ttl_s`, or being reloaded by another
+/// request meanwhile. `None`: call [`pool`].
+pub fn ready(provider: &str, ttl_s: u32, now_ms: u64) -> Option<SharedPool> {
+    let ttl_ms = u64::from(ttl_s) * 1_000;
+    POOLS.with(|pools| {
+        let pools = pools.borrow();
+        let cached = pools.get(provider)?;
+        (cached.reloading || now_ms.saturating_sub(cached.loaded_at_ms) < ttl_ms).then(|| cached.pool.clone())
+    })
+}
+
 /// The pool of `provider`, reloading it from D1 when it is older than `ttl_s`. The D1 binding is looked up only for a
 /// reload, so a cached pool costs no call into the runtime.
 pub async fn pool(env: &Env, provider: &str, ttl_s: u32, now_ms: u64) -> Result<SharedPool> {

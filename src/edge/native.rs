@@ -1,25 +1,23 @@
 //! `ANY /api/{provider}/{rest}`: the native proxy. Authenticate → parse → forward with the pool.
+//!
+//! Everything before the first await is synchronous: with the provider's pool cached, the request goes straight to
+//! `relay` (see `forward`), which reads the body and shows it to [`admit`] for the model rules.
 
 use super::app::App;
-use super::forward::{forward, Outbound};
-use super::{clock, request};
+use super::forward::{forward, forward_and_wait, Admission, Body, Outbound};
+use super::respond::Served;
+use super::{clock, key_cache, request};
 use crate::api_error::ApiError;
-use crate::providers;
+use crate::providers::{self, Provider};
 use crate::request_model::{check_model, is_models_listing, model_of};
+use crate::service_keys::Grant;
 use crate::upstream::query_param;
-use web_sys::{Request, Response};
+use std::rc::Rc;
+use web_sys::Request;
 use worker::{Context, Env};
 
 /// Serves one native request.
-pub async fn handle(
-    app: &App,
-    req: &Request,
-    slug: &str,
-    rest: &str,
-    query: &str,
-    env: &Env,
-    ctx: &Context,
-) -> Result<Response, ApiError> {
+pub fn handle(app: Rc<App>, req: &Request, slug: &str, rest: &str, query: &str, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
     let provider = providers::find(slug).ok_or_else(|| {
         ApiError::not_found("unknown_provider", format!("unknown provider {slug:?}: use an AI Gateway provider slug such as google-ai-studio, openai or openrouter"))
     })?;
@@ -29,16 +27,47 @@ pub async fn handle(
     let headers = req.headers();
     let query_key = provider.accepts_query_key.then(|| query_param(query, "key")).flatten();
     let presented = request::presented_key(&headers, provider.service_key_placements(), query_key)?;
-    let grant = app.service_keys.authenticate(&presented, clock::now_s()).map_err(|d| ApiError::denied(d.status(), d.message()))?;
+    let now_ms = clock::now_ms();
+    let grant = app.service_keys.authenticate(&presented, now_ms / 1_000).map_err(|d| ApiError::denied(d.status(), d.message()))?;
     grant.permits(provider.slug, None).map_err(|d| ApiError::denied(d.status(), d.message()))?;
 
-    let body = request::read_body(req).await?;
     let method = req.method();
-    let model = model_of(rest, body.as_ref().map_or(&[][..], |(_, bytes)| bytes.as_slice()))
-        .map_err(|problem| ApiError::bad_request("conflicting_model", problem))?;
+    let forwarded = request::forwarded_headers(&headers)?;
+    let (body, model, admission) = if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
+        (Body::Empty, admit(grant, provider, rest, &method, &[])?, None)
+    } else {
+        let (grant, rest, method) = (grant.clone(), rest.to_string(), method.clone());
+        let admission: Admission = Box::new(move |body: &[u8]| admit(&grant, provider, &rest, &method, body));
+        (Body::Unread(Clone::clone(req)), None, Some(admission))
+    };
+    let outbound = Outbound {
+        provider,
+        segment: provider.slug,
+        key_placement: provider.key_placement_for(rest),
+        rest: rest.to_string(),
+        query: query.to_string(),
+        method,
+        headers: forwarded,
+        body,
+        model,
+        admission,
+    };
+    match key_cache::ready(provider.slug, app.config.key_cache_ttl_s, now_ms) {
+        Some(pool) => Ok(Served::Now(forward(app, env, ctx, outbound, pool, now_ms)?.into())),
+        None => {
+            let env = env.clone();
+            Ok(Served::Later(Box::pin(async move { forward_and_wait(app, &env, ctx, outbound).await })))
+        }
+    }
+}
+
+/// The native model rules, once the body is known: the model named by the path or the body (both: they must agree),
+/// well-formed, and allowed to the caller. Returns it; `None` only for a models listing.
+fn admit(grant: &Grant, provider: &Provider, rest: &str, method: &str, body: &[u8]) -> Result<Option<String>, ApiError> {
+    let model = model_of(rest, body).map_err(|problem| ApiError::bad_request("conflicting_model", problem))?;
     match &model {
         Some(model) => check_model(model).map_err(|problem| ApiError::bad_request("invalid_model", problem))?,
-        None if is_models_listing(&method, rest) => {}
+        None if is_models_listing(method, rest) => {}
         None => {
             return Err(ApiError::bad_request(
                 "missing_model",
@@ -47,17 +76,5 @@ pub async fn handle(
         }
     }
     grant.permits(provider.slug, model.as_deref()).map_err(|d| ApiError::denied(d.status(), d.message()))?;
-
-    let outbound = Outbound {
-        provider,
-        segment: provider.slug,
-        key_placement: provider.key_placement_for(rest),
-        rest: rest.to_string(),
-        query: query.to_string(),
-        method,
-        headers: request::forwarded_headers(&headers)?,
-        body: body.map(|(js, _)| js),
-        model,
-    };
-    forward(app, env, ctx, outbound).await
+    Ok(model)
 }

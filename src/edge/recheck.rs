@@ -3,7 +3,7 @@
 //! serves the admin page's "check now".
 
 use super::app::{self, App};
-use super::forward::{probe_once, Outbound};
+use super::forward::{probe_once, Body, Outbound};
 use super::{clock, key_cache, store};
 use crate::pool::parse_model_coolings;
 use crate::providers;
@@ -78,8 +78,9 @@ async fn probe(app: &App, key: &store::OutKey, now_s: u64) -> Finding {
         query: String::new(),
         method: probe.method.to_string(),
         headers,
-        body: probe.body.as_deref().map(|b| Uint8Array::from(b.as_bytes())),
+        body: probe.body.as_deref().map_or(Body::Empty, |b| Body::Buffered(Uint8Array::from(b.as_bytes()))),
         model: None,
+        admission: None,
     };
     let short_id = key.id.get(..8).unwrap_or(&key.id);
     recheck::judge(probe_once(app, &outbound, &key.key, short_id).await)

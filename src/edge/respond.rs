@@ -7,6 +7,15 @@ use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
 use worker::Result;
 
+/// What a handler gives the fetch entry point: a response (or a promise of one, from `relay`) now, or work that
+/// must be awaited first (a D1 read, a body read in Rust).
+pub enum Served {
+    /// A `Response`, or a `Promise` of one.
+    Now(JsValue),
+    /// The rest of the work.
+    Later(futures_util::future::LocalBoxFuture<'static, std::result::Result<Response, ApiError>>),
+}
+
 /// Header that lists the attempts a request made (short key ids and verdicts).
 pub const ATTEMPTS_HEADER: &str = "x-one-balance-attempts";
 
