@@ -22,7 +22,8 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
     let ctx = Rc::new(Context::new(ctx));
     let url = req.url();
     let (path, query) = request::split_url(&url);
-    let served = match route(&req.method(), path) {
+    let method = req.method();
+    let served = match route(&method, path) {
         Route::Health => respond::fixed(200, "text/plain; charset=utf-8", "ok").map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::Admin => {
             let (path, query) = (path.to_string(), query.to_string());
@@ -38,7 +39,7 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
             "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
         )),
         Route::Preflight => respond::preflight().map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
-        Route::Api(api) => app::app(&env).and_then(|app| serve_api(app, api, &req, query, &env, ctx)),
+        Route::Api(api) => app::app(&env).and_then(|app| serve_api(app, api, &req, method, query, &env, ctx)),
     };
     match served {
         Ok(Served::Now(response)) => response,
@@ -47,11 +48,11 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
     }
 }
 
-fn serve_api(app: Rc<App>, api: ApiRoute<'_>, req: &Request, query: &str, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
+fn serve_api(app: Rc<App>, api: ApiRoute<'_>, req: &Request, method: String, query: &str, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
     // `Clone::clone`: a second handle, not the JS `Request.clone()` (which would tee the body).
     let owned = || (Clone::clone(req), env.clone());
     match api {
-        ApiRoute::Native { provider, rest } => native::handle(app, req, provider, rest, query, env, ctx),
+        ApiRoute::Native { provider, rest } => native::handle(app, req, native::Call { slug: provider, rest, query, method }, env, ctx),
         ApiRoute::CompatChat | ApiRoute::CompatEmbeddings => {
             let operation = if matches!(api, ApiRoute::CompatChat) { Operation::Chat } else { Operation::Embeddings };
             let (req, env) = owned();

@@ -16,8 +16,21 @@ use std::rc::Rc;
 use web_sys::Request;
 use worker::{Context, Env};
 
+/// What the route and the request line say about a native call.
+pub struct Call<'a> {
+    /// The provider segment of the path.
+    pub slug: &'a str,
+    /// The path after it.
+    pub rest: &'a str,
+    /// The raw query string.
+    pub query: &'a str,
+    /// The HTTP method.
+    pub method: String,
+}
+
 /// Serves one native request.
-pub fn handle(app: Rc<App>, req: &Request, slug: &str, rest: &str, query: &str, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
+pub fn handle(app: Rc<App>, req: &Request, call: Call<'_>, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
+    let Call { slug, rest, query, method } = call;
     let provider = providers::find(slug).ok_or_else(|| {
         ApiError::not_found("unknown_provider", format!("unknown provider {slug:?}: use an AI Gateway provider slug such as google-ai-studio, openai or openrouter"))
     })?;
@@ -31,7 +44,6 @@ pub fn handle(app: Rc<App>, req: &Request, slug: &str, rest: &str, query: &str, 
     let grant = app.service_keys.authenticate(&presented, now_ms / 1_000).map_err(|d| ApiError::denied(d.status(), d.message()))?;
     grant.permits(provider.slug, None).map_err(|d| ApiError::denied(d.status(), d.message()))?;
 
-    let method = req.method();
     let forwarded = request::forwarded_headers(&headers)?;
     let (body, model, admission) = if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
         (Body::Empty, admit(grant, provider, rest, &method, &[])?, None)
