@@ -468,6 +468,9 @@ function versionOf(cmd, args) {
 
 async function main() {
   const startedAt = new Date();
+  // The sources as built (scripts/bench builds just before this runs), not as they are when the figures are written.
+  const head = versionOf("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
+  const dirty = spawnSync("git", ["-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"]).stdout.toString().trimEnd();
   const loadStart = readFileSync("/proc/loadavg", "utf8").trim();
   mkdirSync(OUT, { recursive: true });
   if (!existsSync(join(BUILD_DIR, "index_bg.wasm"))) throw new Error("build/index_bg.wasm is missing: run worker-build --release first");
@@ -730,8 +733,6 @@ async function main() {
   md.push("");
   md.push(`- Date: ${startedAt.toISOString()}`);
   md.push(`- Command: \`${process.env.BENCH_COMMAND ?? "bash scripts/bench"}\`${QUICK ? " (BENCH_QUICK=1: one repetition, short runs — a smoke run, not a measurement)" : ""}`);
-  const head = versionOf("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]);
-  const dirty = spawnSync("git", ["-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"]).stdout.toString().trim();
   md.push(`- Worker built from: commit ${head}${dirty ? ` plus uncommitted changes in ${[...new Set(dirty.split("\n").map((l) => l.slice(3)))].join(", ")}` : ""}`);
   md.push(`- Machine: ${cpus().length} CPUs (nproc ${versionOf("nproc", [])}), ${cpuModel}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
   md.push(`- Load average (1, 5, 15 min) at start: ${loadStart.split(" ").slice(0, 3).join(", ")}; at end: ${loadEnd.split(" ").slice(0, 3).join(", ")}${process.env.BENCH_LOAD_NOTE ? ` (${process.env.BENCH_LOAD_NOTE})` : ""}`);

@@ -99,9 +99,6 @@ enum Failure {
     Unreachable,
 }
 
-/// What `relay` hands a [`Forwarding`] back: a final response, or how long to pause before the next attempt.
-type Next = Result<JsValue, JsValue>;
-
 /// Sends `outbound` with keys from `pool` until one answers for good; the promise resolves to the client's response.
 /// Synchronous up to the first await, which happens in `relay`.
 pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, pool: SharedPool, started_ms: u64) -> Result<Promise, ApiError> {
@@ -216,13 +213,13 @@ impl Forwarding {
 
     /// The answer to a body over the size limit.
     #[wasm_bindgen(js_name = tooLarge)]
-    pub fn too_large(&self) -> Next {
-        self.error(&ApiError::too_large(super::request::MAX_BODY_BYTES)).map(Into::into)
+    pub fn too_large(&self) -> Result<Response, JsValue> {
+        self.error(&ApiError::too_large(super::request::MAX_BODY_BYTES))
     }
 
     /// The answer to a body that could not be read.
-    pub fn unreadable(&self) -> Next {
-        self.error(&ApiError::bad_request("unreadable_body", "the request body could not be read")).map(Into::into)
+    pub fn unreadable(&self) -> Result<Response, JsValue> {
+        self.error(&ApiError::bad_request("unreadable_body", "the request body could not be read"))
     }
 
     /// Prepares the next attempt: puts the next key (and, through AI Gateway, the gateway's headers) into `headers`
@@ -268,17 +265,16 @@ impl Forwarding {
         respond::stream_through(&response, &upstream::attempts_header(&self.attempts)).map_err(js_error)
     }
 
-    /// No answer (`timed_out`, or the fetch failed): recorded; returns the pause before the next attempt, in ms.
-    pub fn failed(&mut self, timed_out: bool) -> f64 {
+    /// No answer (`timed_out`, or the fetch failed): recorded; the next key is tried at once.
+    pub fn failed(&mut self, timed_out: bool) {
         let verdict = if timed_out { Verdict::Timeout } else { Verdict::Transient };
         self.record(verdict, None, clock::now_s());
         self.last_failure = Some(if timed_out { Failure::Timeout } else { Failure::Unreachable });
-        0.0
     }
 
     /// A non-2xx answer and its body: classified and recorded. Returns the client's response when this answer is
     /// final (the client's own error), else the pause before the next attempt, in ms.
-    pub fn rejected(&mut self, response: Response, body: Uint8Array) -> Next {
+    pub fn rejected(&mut self, response: Response, body: Uint8Array) -> Result<JsValue, JsValue> {
         let status = response.status();
         let headers = response.headers();
         let now_s = clock::now_s();

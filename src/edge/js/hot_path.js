@@ -77,17 +77,14 @@ export async function relay(job, method, headers, body, request, maxBodyBytes) {
       } finally {
         clearTimeout(timer);
       }
-      let pauseMs;
       if (typeof answer === "string") {
-        pauseMs = job.failed(answer === "timeout");
-      } else if (answer.status >= 200 && answer.status < 300) {
-        return job.succeeded(answer, answer.status);
-      } else {
-        const outcome = job.rejected(answer, await errorBody(answer, job.attemptTimeoutMs()));
-        if (typeof outcome !== "number") return outcome;
-        pauseMs = outcome;
+        job.failed(answer === "timeout");
+        continue;
       }
-      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      if (answer.status >= 200 && answer.status < 300) return job.succeeded(answer, answer.status);
+      const outcome = job.rejected(answer, await errorBody(answer, job.attemptTimeoutMs()));
+      if (typeof outcome !== "number") return outcome;
+      if (outcome > 0) await new Promise((resolve) => setTimeout(resolve, outcome));
     }
   } finally {
     job.free();
