@@ -28,11 +28,6 @@ thread_local! {
     static POOLS: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
 }
 
-enum Need {
-    Fresh(SharedPool),
-    Reload(Option<SharedPool>),
-}
-
 /// The pool of `provider` when it can be used without reading D1: younger than `ttl_s`, or being reloaded by another
 /// request meanwhile. `None`: call [`pool`].
 pub fn ready(provider: &str, ttl_s: u32, now_ms: u64) -> Option<SharedPool> {
@@ -47,23 +42,16 @@ pub fn ready(provider: &str, ttl_s: u32, now_ms: u64) -> Option<SharedPool> {
 /// The pool of `provider`, reloading it from D1 when it is older than `ttl_s`. The D1 binding is looked up only for a
 /// reload, so a cached pool costs no call into the runtime.
 pub async fn pool(env: &Env, provider: &str, ttl_s: u32, now_ms: u64) -> Result<SharedPool> {
-    let ttl_ms = u64::from(ttl_s) * 1_000;
-    let need = POOLS.with(|pools| {
-        let mut pools = pools.borrow_mut();
-        match pools.get_mut(provider) {
-            Some(c) if now_ms.saturating_sub(c.loaded_at_ms) < ttl_ms => Need::Fresh(c.pool.clone()),
-            Some(c) if c.reloading => Need::Fresh(c.pool.clone()),
-            Some(c) => {
-                c.reloading = true;
-                Need::Reload(Some(c.pool.clone()))
-            }
-            None => Need::Reload(None),
-        }
+    if let Some(pool) = ready(provider, ttl_s, now_ms) {
+        return Ok(pool);
+    }
+    // Stale (or never loaded) and nobody is reloading it: this request does, and others keep the stale pool meanwhile.
+    let previous = POOLS.with(|pools| {
+        pools.borrow_mut().get_mut(provider).map(|cached| {
+            cached.reloading = true;
+            cached.pool.clone()
+        })
     });
-    let previous = match need {
-        Need::Fresh(pool) => return Ok(pool),
-        Need::Reload(previous) => previous,
-    };
     let loaded = match env.d1("DB") {
         Ok(db) => store::load_active_keys(&db, provider).await,
         Err(error) => Err(error),
