@@ -4,7 +4,7 @@
 //! error, so a typo in `wrangler.jsonc` shows up as a clear message rather than a silent default.
 
 use crate::providers;
-use crate::throttle::ThrottleConfig;
+use crate::breaker::BreakerConfig;
 use std::fmt;
 
 /// Validated configuration of one Worker deployment.
@@ -29,7 +29,7 @@ pub struct Config {
     /// Replacement direct base URLs, `slug=url` pairs (`DIRECT_BASE_URLS`): a relay, or a local stand-in in tests.
     pub direct_base_urls: Vec<(&'static str, String)>,
     /// Pool-wide throttle detection thresholds (`THROTTLE_*`).
-    pub throttle: ThrottleConfig,
+    pub throttle: BreakerConfig,
     /// Seconds between two writes of an isolate's per-key usage figures to D1 (`USAGE_FLUSH_SECONDS`; 0: every request).
     pub usage_flush_s: u32,
 }
@@ -94,8 +94,8 @@ impl Config {
             Some(list) => parse_direct_base_urls(&list)?,
             None => Vec::new(),
         };
-        let defaults = ThrottleConfig::default();
-        let throttle = ThrottleConfig {
+        let defaults = BreakerConfig::default();
+        let throttle = BreakerConfig {
             min_keys: number(text("THROTTLE_MIN_KEYS"), "THROTTLE_MIN_KEYS", defaults.min_keys, 0..=1_000)?,
             percent: number(text("THROTTLE_PERCENT"), "THROTTLE_PERCENT", defaults.percent, 1..=100)?,
             window_s: number(text("THROTTLE_WINDOW_SECONDS"), "THROTTLE_WINDOW_SECONDS", defaults.window_s, 1..=3_600)?,

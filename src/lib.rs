@@ -16,12 +16,13 @@ pub mod hints;
 pub mod pool;
 pub mod providers;
 pub mod recheck;
-pub mod record;
+pub mod key_update;
 pub mod request_model;
 pub mod routes;
 pub mod service_keys;
-pub mod throttle;
+pub mod breaker;
 pub mod upstream;
+pub mod usage_tally;
 pub mod verdict;
 
 #[cfg(target_arch = "wasm32")]

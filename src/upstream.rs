@@ -9,9 +9,9 @@
 use crate::config::Config;
 use crate::providers::Provider;
 
-/// Where a provider's requests go.
+/// The base URL a provider's requests go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub enum Base {
     /// Through AI Gateway: `{base}/{slug}/{rest}`.
     Gateway(String),
     /// Straight to the provider: `{direct base}/{rest}`.
@@ -22,36 +22,36 @@ pub enum Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoRoute;
 
-/// The route for `provider`'s next attempt; `gateway_pick` chooses among several gateway names.
-pub fn route(config: &Config, provider: &Provider, gateway_pick: usize) -> Result<Route, NoRoute> {
+/// The base URL for `provider`'s next attempt; `gateway_pick` chooses among several gateway names.
+pub fn base_for(config: &Config, provider: &Provider, gateway_pick: usize) -> Result<Base, NoRoute> {
     if config.direct_providers.contains(&provider.slug) {
         return direct(config, provider);
     }
     if let Some(base) = &config.gateway_base_url {
-        return Ok(Route::Gateway(base.clone()));
+        return Ok(Base::Gateway(base.clone()));
     }
     match (&config.account_id, config.gateways.is_empty()) {
         (Some(account), false) => {
             let gateway = &config.gateways[gateway_pick % config.gateways.len()];
-            Ok(Route::Gateway(format!("https://gateway.ai.cloudflare.com/v1/{account}/{gateway}")))
+            Ok(Base::Gateway(format!("https://gateway.ai.cloudflare.com/v1/{account}/{gateway}")))
         }
         _ => direct(config, provider),
     }
 }
 
-fn direct(config: &Config, provider: &Provider) -> Result<Route, NoRoute> {
+fn direct(config: &Config, provider: &Provider) -> Result<Base, NoRoute> {
     let replacement = config.direct_base_urls.iter().find(|(slug, _)| *slug == provider.slug).map(|(_, url)| url.clone());
-    replacement.or(provider.direct_base.map(str::to_string)).map(Route::Direct).ok_or(NoRoute)
+    replacement.or(provider.direct_base.map(str::to_string)).map(Base::Direct).ok_or(NoRoute)
 }
 
 /// The full upstream URL for `rest` under `segment` (the provider slug, or `compat` for AI Gateway's own
 /// OpenAI-compatible endpoint) and the client's query, minus `key`. A direct route has no segment.
-pub fn upstream_url(route: &Route, segment: &str, rest: &str, query: &str) -> String {
+pub fn upstream_url(base: &Base, segment: &str, rest: &str, query: &str) -> String {
     let query = query_without_key(query);
     let separator = if query.is_empty() { "" } else { "?" };
-    match route {
-        Route::Gateway(base) => format!("{base}/{segment}/{rest}{separator}{query}"),
-        Route::Direct(base) => format!("{base}/{rest}{separator}{query}"),
+    match base {
+        Base::Gateway(base) => format!("{base}/{segment}/{rest}{separator}{query}"),
+        Base::Direct(base) => format!("{base}/{rest}{separator}{query}"),
     }
 }
 
@@ -136,9 +136,9 @@ mod tests {
     fn gateway_urls_join_account_gateway_slug_path_and_query() {
         let cfg = config(&[("CLOUDFLARE_ACCOUNT_ID", "abc123"), ("AI_GATEWAY", "gw1,gw2")]);
         let gemini = find("google-ai-studio").expect("listed");
-        let route = route(&cfg, gemini, 1).expect("routable");
-        assert_eq!(route, Route::Gateway("https://gateway.ai.cloudflare.com/v1/abc123/gw2".to_string()));
-        let url = upstream_url(&route, gemini.slug, "v1beta/models/gemini-2.5-flash:streamGenerateContent", "alt=sse&key=SECRET");
+        let base = base_for(&cfg, gemini, 1).expect("routable");
+        assert_eq!(base, Base::Gateway("https://gateway.ai.cloudflare.com/v1/abc123/gw2".to_string()));
+        let url = upstream_url(&base, gemini.slug, "v1beta/models/gemini-2.5-flash:streamGenerateContent", "alt=sse&key=SECRET");
         assert_eq!(
             url,
             "https://gateway.ai.cloudflare.com/v1/abc123/gw2/google-ai-studio/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
@@ -149,21 +149,21 @@ mod tests {
     fn the_base_url_override_wins_and_direct_mode_needs_a_direct_base() {
         let openai = find("openai").expect("listed");
         let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://127.0.0.1:9/v1/a/g"), ("CLOUDFLARE_ACCOUNT_ID", "abc")]);
-        assert_eq!(upstream_url(&route(&cfg, openai, 0).expect("ok"), "openai", "models", ""), "http://127.0.0.1:9/v1/a/g/openai/models");
+        assert_eq!(upstream_url(&base_for(&cfg, openai, 0).expect("ok"), "openai", "models", ""), "http://127.0.0.1:9/v1/a/g/openai/models");
         let bare = config(&[]);
-        let direct = route(&bare, openai, 0).expect("openai has a direct base");
+        let direct = base_for(&bare, openai, 0).expect("openai has a direct base");
         assert_eq!(upstream_url(&direct, "openai", "chat/completions", ""), "https://api.openai.com/v1/chat/completions");
-        assert_eq!(route(&bare, find("workers-ai").expect("listed"), 0), Err(NoRoute));
+        assert_eq!(base_for(&bare, find("workers-ai").expect("listed"), 0), Err(NoRoute));
     }
 
     #[test]
     fn direct_providers_skip_the_gateway_even_when_one_is_configured() {
         let cfg = config(&[("CLOUDFLARE_ACCOUNT_ID", "abc"), ("DIRECT_PROVIDERS", "openrouter")]);
         let openrouter = find("openrouter").expect("listed");
-        assert_eq!(route(&cfg, openrouter, 0), Ok(Route::Direct("https://openrouter.ai/api".to_string())));
+        assert_eq!(base_for(&cfg, openrouter, 0), Ok(Base::Direct("https://openrouter.ai/api".to_string())));
         let relayed = config(&[("DIRECT_PROVIDERS", "openrouter"), ("DIRECT_BASE_URLS", "openrouter=http://127.0.0.1:7")]);
-        assert_eq!(route(&relayed, openrouter, 0), Ok(Route::Direct("http://127.0.0.1:7".to_string())));
-        assert!(matches!(route(&cfg, find("openai").expect("listed"), 0), Ok(Route::Gateway(_))));
+        assert_eq!(base_for(&relayed, openrouter, 0), Ok(Base::Direct("http://127.0.0.1:7".to_string())));
+        assert!(matches!(base_for(&cfg, find("openai").expect("listed"), 0), Ok(Base::Gateway(_))));
     }
 
     #[test]

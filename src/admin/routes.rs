@@ -100,7 +100,7 @@ fn only<'a>(method: &str, wanted: &'static str, route: AdminRoute<'a>) -> AdminR
 }
 
 /// Routes an admin request.
-pub fn route<'a>(method: &str, path: &'a str) -> AdminRoute<'a> {
+pub fn route_admin<'a>(method: &str, path: &'a str) -> AdminRoute<'a> {
     let method = method.to_ascii_uppercase();
     let method = method.as_str();
     if let Some(api) = path.strip_prefix("/admin/api/") {
@@ -167,46 +167,46 @@ mod tests {
 
     #[test]
     fn pages_and_assets_are_routed_by_method() {
-        assert_eq!(route("GET", "/"), AdminRoute::Overview);
-        assert_eq!(route("POST", "/"), AdminRoute::MethodNotAllowed("GET"));
-        assert_eq!(route("GET", "/login"), AdminRoute::LoginForm);
-        assert_eq!(route("post", "/login"), AdminRoute::Login);
-        assert_eq!(route("GET", "/logout"), AdminRoute::MethodNotAllowed("POST"), "logging out changes state: POST only");
-        assert_eq!(route("GET", "/assets/app.css"), AdminRoute::Asset(Asset::Css));
-        assert_eq!(route("GET", "/assets/app.js"), AdminRoute::Asset(Asset::Js));
-        assert_eq!(route("GET", "/assets/other.js"), AdminRoute::NotFound { api: false });
+        assert_eq!(route_admin("GET", "/"), AdminRoute::Overview);
+        assert_eq!(route_admin("POST", "/"), AdminRoute::MethodNotAllowed("GET"));
+        assert_eq!(route_admin("GET", "/login"), AdminRoute::LoginForm);
+        assert_eq!(route_admin("post", "/login"), AdminRoute::Login);
+        assert_eq!(route_admin("GET", "/logout"), AdminRoute::MethodNotAllowed("POST"), "logging out changes state: POST only");
+        assert_eq!(route_admin("GET", "/assets/app.css"), AdminRoute::Asset(Asset::Css));
+        assert_eq!(route_admin("GET", "/assets/app.js"), AdminRoute::Asset(Asset::Js));
+        assert_eq!(route_admin("GET", "/assets/other.js"), AdminRoute::NotFound { api: false });
     }
 
     #[test]
     fn key_pages_take_a_slug_and_an_action() {
-        assert_eq!(route("GET", "/keys"), AdminRoute::OpenProvider);
-        assert_eq!(route("GET", "/keys/google-ai-studio"), AdminRoute::Keys("google-ai-studio"));
-        assert_eq!(route("GET", "/keys/google-ai-studio/"), AdminRoute::Keys("google-ai-studio"));
-        assert_eq!(route("POST", "/keys/openai/add"), AdminRoute::KeysAction("openai", Action::Add));
-        assert_eq!(route("POST", "/keys/openai/delete-active"), AdminRoute::KeysAction("openai", Action::DeleteActive));
-        assert_eq!(route("GET", "/keys/openai/add"), AdminRoute::MethodNotAllowed("POST"));
-        assert_eq!(route("POST", "/keys/openai/drop"), AdminRoute::NotFound { api: false });
-        assert_eq!(route("GET", "/keys/openai/secret/0a1b-2c"), AdminRoute::KeySecret("openai", "0a1b-2c"));
+        assert_eq!(route_admin("GET", "/keys"), AdminRoute::OpenProvider);
+        assert_eq!(route_admin("GET", "/keys/google-ai-studio"), AdminRoute::Keys("google-ai-studio"));
+        assert_eq!(route_admin("GET", "/keys/google-ai-studio/"), AdminRoute::Keys("google-ai-studio"));
+        assert_eq!(route_admin("POST", "/keys/openai/add"), AdminRoute::KeysAction("openai", Action::Add));
+        assert_eq!(route_admin("POST", "/keys/openai/delete-active"), AdminRoute::KeysAction("openai", Action::DeleteActive));
+        assert_eq!(route_admin("GET", "/keys/openai/add"), AdminRoute::MethodNotAllowed("POST"));
+        assert_eq!(route_admin("POST", "/keys/openai/drop"), AdminRoute::NotFound { api: false });
+        assert_eq!(route_admin("GET", "/keys/openai/secret/0a1b-2c"), AdminRoute::KeySecret("openai", "0a1b-2c"));
         for bad in ["/keys/Open%41I", "/keys/<script>", "/keys/a%2Fb/add", "/keys/openai/secret/a.b", "/keys/x/y/z/w"] {
-            assert_eq!(route("GET", bad), AdminRoute::NotFound { api: false }, "{bad}");
+            assert_eq!(route_admin("GET", bad), AdminRoute::NotFound { api: false }, "{bad}");
         }
     }
 
     #[test]
     fn the_json_api_has_its_own_not_found() {
-        assert_eq!(route("GET", "/admin/api/providers"), AdminRoute::Api(ApiCall::Providers));
-        assert_eq!(route("GET", "/admin/api/keys"), AdminRoute::Api(ApiCall::ListKeys));
-        assert_eq!(route("POST", "/admin/api/keys"), AdminRoute::Api(ApiCall::AddKeys));
-        assert_eq!(route("POST", "/admin/api/keys/delete"), AdminRoute::Api(ApiCall::Delete));
-        assert_eq!(route("POST", "/admin/api/keys/unblock"), AdminRoute::Api(ApiCall::Unblock));
-        assert_eq!(route("POST", "/admin/api/keys/reset-cooldowns"), AdminRoute::Api(ApiCall::ResetCooldowns));
-        assert_eq!(route("POST", "/admin/api/keys/check"), AdminRoute::Api(ApiCall::Check));
-        assert_eq!(route("GET", "/admin/api/keys/check"), AdminRoute::MethodNotAllowed("POST"));
-        assert_eq!(route("PATCH", "/admin/api/keys/abc-1"), AdminRoute::Api(ApiCall::UpdateKey("abc-1")));
-        assert_eq!(route("GET", "/admin/api/keys/abc-1"), AdminRoute::Api(ApiCall::GetKey("abc-1")));
-        assert_eq!(route("DELETE", "/admin/api/keys/abc-1"), AdminRoute::MethodNotAllowed("GET, PATCH"));
-        assert_eq!(route("GET", "/admin/api/keys/delete"), AdminRoute::MethodNotAllowed("POST"));
-        assert_eq!(route("GET", "/admin/api/nope"), AdminRoute::NotFound { api: true });
-        assert_eq!(route("GET", "/admin/api/keys/a/b"), AdminRoute::NotFound { api: true });
+        assert_eq!(route_admin("GET", "/admin/api/providers"), AdminRoute::Api(ApiCall::Providers));
+        assert_eq!(route_admin("GET", "/admin/api/keys"), AdminRoute::Api(ApiCall::ListKeys));
+        assert_eq!(route_admin("POST", "/admin/api/keys"), AdminRoute::Api(ApiCall::AddKeys));
+        assert_eq!(route_admin("POST", "/admin/api/keys/delete"), AdminRoute::Api(ApiCall::Delete));
+        assert_eq!(route_admin("POST", "/admin/api/keys/unblock"), AdminRoute::Api(ApiCall::Unblock));
+        assert_eq!(route_admin("POST", "/admin/api/keys/reset-cooldowns"), AdminRoute::Api(ApiCall::ResetCooldowns));
+        assert_eq!(route_admin("POST", "/admin/api/keys/check"), AdminRoute::Api(ApiCall::Check));
+        assert_eq!(route_admin("GET", "/admin/api/keys/check"), AdminRoute::MethodNotAllowed("POST"));
+        assert_eq!(route_admin("PATCH", "/admin/api/keys/abc-1"), AdminRoute::Api(ApiCall::UpdateKey("abc-1")));
+        assert_eq!(route_admin("GET", "/admin/api/keys/abc-1"), AdminRoute::Api(ApiCall::GetKey("abc-1")));
+        assert_eq!(route_admin("DELETE", "/admin/api/keys/abc-1"), AdminRoute::MethodNotAllowed("GET, PATCH"));
+        assert_eq!(route_admin("GET", "/admin/api/keys/delete"), AdminRoute::MethodNotAllowed("POST"));
+        assert_eq!(route_admin("GET", "/admin/api/nope"), AdminRoute::NotFound { api: true });
+        assert_eq!(route_admin("GET", "/admin/api/keys/a/b"), AdminRoute::NotFound { api: true });
     }
 }

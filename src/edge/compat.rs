@@ -9,7 +9,7 @@ use crate::compat::{self, Operation};
 use crate::providers::{self, KeyPlacement, Provider};
 use crate::request_model::{check_model, split_compat_model, CompatModelError};
 use crate::service_keys::Grant;
-use crate::upstream::{self, Route};
+use crate::upstream::{self, Base};
 use futures_util::future::join_all;
 use js_sys::futures::JsFuture;
 use js_sys::{ArrayBuffer, Uint8Array};
@@ -64,7 +64,7 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
     let target = compat::target(provider, operation, model).map_err(|_| {
         ApiError::bad_request("unsupported_operation", format!("{} has no OpenAI-style embeddings endpoint", provider.slug))
     })?;
-    if target.needs_gateway && matches!(upstream::route(&app.config, provider, 0), Ok(Route::Direct(_)) | Err(_)) {
+    if target.needs_gateway && matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Direct(_)) | Err(_)) {
         return Err(ApiError::bad_request(
             "needs_gateway",
             format!("{} is served through AI Gateway's compat endpoint: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY", provider.slug),

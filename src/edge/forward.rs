@@ -17,9 +17,9 @@ use crate::config::Config;
 use crate::cooldown::{self, ModelCooling, ALL_MODELS};
 use crate::pool::{pick, Pick};
 use crate::providers::{KeyPlacement, Provider};
-use crate::record::{self, KeyUpdate};
-use crate::throttle::{Reading, ThrottleDetector};
-use crate::upstream::{self, Route};
+use crate::key_update::{self, KeyUpdate};
+use crate::breaker::{Reading, Breaker};
+use crate::upstream::{self, Base};
 use crate::verdict::{self, HeaderLookup, Verdict};
 use futures_util::future::{select, Either};
 use js_sys::futures::JsFuture;
@@ -72,11 +72,11 @@ pub struct Outbound {
 
 thread_local! {
     static RNG: RefCell<fastrand::Rng> = RefCell::new(fastrand::Rng::with_seed((js_sys::Math::random() * 1.8e19) as u64));
-    static THROTTLE: RefCell<ThrottleDetector> = RefCell::new(ThrottleDetector::default());
+    static THROTTLE: RefCell<Breaker> = RefCell::new(Breaker::default());
 }
 
 /// The isolate's pool-wide throttle figures, for the admin overview.
-pub fn throttle_figures(config: &Config) -> Vec<crate::throttle::Figures> {
+pub fn throttle_figures(config: &Config) -> Vec<crate::breaker::Figures> {
     THROTTLE.with(|t| t.borrow().figures(&config.throttle, clock::now_s()))
 }
 
@@ -105,7 +105,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
     if outbound.admission.is_none() {
         throttled(outbound.provider, outbound.model.as_deref(), started_ms / 1_000)?;
     }
-    upstream::route(&app.config, outbound.provider, 0).map_err(|_| {
+    upstream::base_for(&app.config, outbound.provider, 0).map_err(|_| {
         ApiError::misconfigured(format!(
             "{} has no direct base URL: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY to route it through AI Gateway",
             outbound.provider.slug
@@ -135,7 +135,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
     Ok(hot_path::relay(job, &method, &headers, body, request, super::request::MAX_BODY_BYTES as f64))
 }
 
-/// A pool-wide pause of `provider` for `model` (see `crate::throttle`), as the client's error.
+/// A pool-wide pause of `provider` for `model` (see `crate::breaker`), as the client's error.
 fn throttled(provider: &Provider, model: Option<&str>, now_s: u64) -> Result<(), ApiError> {
     match THROTTLE.with(|t| t.borrow().paused_until(provider.slug, model.unwrap_or_default(), now_s)) {
         Some(until_s) => Err(ApiError::pool_throttled(provider.slug, cooldown::retry_after_s(until_s, now_s))),
@@ -241,7 +241,7 @@ impl Forwarding {
         let pool = self.pool.borrow();
         let key = pool.key(index)?;
         // `forward` checked that the provider has a route.
-        let route = upstream::route(config, self.target.provider, random_below(config.gateways.len())).ok()?;
+        let route = upstream::base_for(config, self.target.provider, random_below(config.gateways.len())).ok()?;
         put_key(&self.app, headers, &route, self.target.key_placement, key.secret.expose(), key.short_id(), self.tried.len()).ok()?;
         self.current = Some(Current {
             key_id: key.id.clone(),
@@ -331,7 +331,7 @@ impl Forwarding {
         self.attempts.push((current.short_id, verdict.label()));
         super::usage::count(&current.key_id, verdict, status, now_s);
         let config = &self.app.config;
-        let attempt = record::Attempt {
+        let attempt = key_update::Attempt {
             provider: self.target.provider,
             model: self.target.model.as_deref(),
             previous: current.previous,
@@ -354,7 +354,7 @@ fn js_error(error: worker::Error) -> JsValue {
 /// (`cf-aig-metadata`, for the gateway's logs) and `AI_GATEWAY_TOKEN` for an authenticated gateway.
 fn put_key(app: &App, headers: &Headers, route: &Route, placement: KeyPlacement, key: &str, short_id: &str, attempt: usize) -> Result<(), JsValue> {
     headers.set(placement.header_name(), &placement.header_value(key))?;
-    if matches!(route, Route::Gateway(_)) {
+    if matches!(route, Base::Gateway(_)) {
         headers.set("cf-aig-metadata", &format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#))?;
         if let Some(token) = &app.gateway_token {
             headers.set("cf-aig-authorization", &format!("Bearer {token}"))?;
@@ -365,7 +365,7 @@ fn put_key(app: &App, headers: &Headers, route: &Route, placement: KeyPlacement,
 
 /// Sends `outbound` once with `key`, outside the pool (the scheduled re-check), and classifies the answer.
 pub async fn probe_once(app: &App, outbound: &Outbound, key: &str, short_id: &str) -> Verdict {
-    let Ok(route) = upstream::route(&app.config, outbound.provider, random_below(app.config.gateways.len())) else {
+    let Ok(route) = upstream::base_for(&app.config, outbound.provider, random_below(app.config.gateways.len())) else {
         return Verdict::NotKeyFault;
     };
     let timeout_ms = u64::from(app.config.upstream_timeout_ms);
@@ -393,11 +393,11 @@ pub async fn probe_once(app: &App, outbound: &Outbound, key: &str, short_id: &st
 
 /// What to record about the key, and whether the pool as a whole is now paused: a 429 that the throttle detector
 /// reads as pool-wide must not lengthen the key's cooldown.
-fn decide(config: &Config, attempt: &record::Attempt<'_>, key_id: &str, verdict: Verdict) -> (KeyUpdate, Option<u64>) {
+fn decide(config: &Config, attempt: &key_update::Attempt<'_>, key_id: &str, verdict: Verdict) -> (KeyUpdate, Option<u64>) {
     let rate_limited = match verdict {
         Verdict::Success => false,
         Verdict::RateLimited(_) => true,
-        _ => return (record::plan(verdict, attempt), None),
+        _ => return (key_update::plan(verdict, attempt), None),
     };
     let model = attempt.model.unwrap_or_default();
     let reading = THROTTLE.with(|t| {
@@ -405,7 +405,7 @@ fn decide(config: &Config, attempt: &record::Attempt<'_>, key_id: &str, verdict:
     });
     match reading {
         Reading::PoolThrottled { until_s } => (KeyUpdate::Nothing, Some(until_s)),
-        Reading::KeyScoped => (record::plan(verdict, attempt), None),
+        Reading::KeyScoped => (key_update::plan(verdict, attempt), None),
     }
 }
 

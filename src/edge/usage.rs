@@ -1,10 +1,10 @@
-//! Per-key usage figures at the edge: the isolate's tally (policy in `crate::admin::usage`), counted by the attempt
+//! Per-key usage figures at the edge: the isolate's tally (policy in `crate::usage_tally`), counted by the attempt
 //! loop and written to D1 in `ctx.wait_until`, never on a request's critical path, at most once per
 //! `USAGE_FLUSH_SECONDS` per isolate. The admin page also writes the pending tally (awaited) before it reads the
 //! figures, so what it shows includes this isolate's latest requests.
 
 use super::admin::add_usage;
-use crate::admin::usage::{Batch, Tally};
+use crate::usage_tally::{Batch, Tally};
 use crate::verdict::Verdict;
 use std::cell::RefCell;
 use worker::{console_error, Context, Env};

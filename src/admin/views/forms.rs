@@ -1,12 +1,12 @@
 //! The forms below the key table: bulk add with the report of the last add, and the bulk deletes (every blocked
 //! key; every active key, which needs the provider's name typed out).
 
-use super::keys::KeysPage;
 use super::key_row::back_fields;
 use super::layout::csrf_input;
 use crate::admin::bulk::Rejection;
 use crate::admin::commands::AddReport;
 use crate::admin::i18n::{fill, Text};
+use crate::admin::listing::ListQuery;
 use maud::{html, Markup};
 
 /// Rejected keys listed by name in a report; the rest are only counted.
@@ -55,13 +55,13 @@ pub fn report_view(report: &AddReport, t: &Text) -> Markup {
 }
 
 /// The bulk-add form.
-pub fn add_form(p: &KeysPage, csrf: &str, t: &Text) -> Markup {
+pub fn add_form(provider: &str, query: &ListQuery, csrf: &str, t: &Text) -> Markup {
     html! {
         section.card #add {
             h2 { (t.add_title) }
-            form method="post" action={ "/keys/" (p.provider) "/add" } {
+            form method="post" action={ "/keys/" (provider) "/add" } {
                 (csrf_input(csrf))
-                (back_fields(p.query))
+                (back_fields(query))
                 label for="keys" { (t.keys_label) }
                 textarea #keys name="keys" rows="6" required spellcheck="false" autocomplete="off" {}
                 label for="remark" { (t.remark_label) }
@@ -73,17 +73,17 @@ pub fn add_form(p: &KeysPage, csrf: &str, t: &Text) -> Markup {
 }
 
 /// The bulk deletes.
-pub fn danger_zone(p: &KeysPage, csrf: &str, t: &Text) -> Markup {
+pub fn danger_zone(provider: &str, csrf: &str, t: &Text) -> Markup {
     html! {
         section.card.danger-zone {
             h2 { (t.danger_title) }
-            form method="post" action={ "/keys/" (p.provider) "/delete-blocked" } {
+            form method="post" action={ "/keys/" (provider) "/delete-blocked" } {
                 (csrf_input(csrf))
                 button.danger type="submit" data-confirm=(t.confirm_delete_blocked) { (t.delete_all_blocked) }
             }
-            form method="post" action={ "/keys/" (p.provider) "/delete-active" } {
+            form method="post" action={ "/keys/" (provider) "/delete-active" } {
                 (csrf_input(csrf))
-                label for="confirm-active" { (fill(t.confirm_active_label, &[("provider", p.provider)])) }
+                label for="confirm-active" { (fill(t.confirm_active_label, &[("provider", provider)])) }
                 div.row {
                     input #confirm-active type="text" name="confirm" required autocomplete="off" spellcheck="false";
                     button.danger type="submit" { (t.delete_all_active) }

@@ -6,7 +6,7 @@ use super::layout::csrf_input;
 use crate::admin::display::{ago, date, duration};
 use crate::admin::i18n::{fill, Text};
 use crate::admin::listing::{ListQuery, Tab};
-use crate::admin::records::{CheckState, KeyRecord};
+use crate::admin::rows::{CheckState, KeyRecord};
 use crate::cooldown::ALL_MODELS;
 use maud::{html, Markup};
 

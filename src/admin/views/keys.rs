@@ -10,7 +10,7 @@ use super::layout::{csrf_input, frame, Chrome};
 use crate::admin::commands::AddReport;
 use crate::admin::i18n::{fill, Text};
 use crate::admin::listing::{page_count, page_links, ListQuery, PageLink, Sort, Tab};
-use crate::admin::records::{Counts, KeyRecord};
+use crate::admin::rows::{Counts, KeyRecord};
 use crate::admin::wire;
 use maud::{html, Markup};
 
@@ -149,8 +149,8 @@ pub fn keys_page(chrome: &Chrome, csrf: &str, p: &KeysPage) -> Markup {
             (toolbar(p, csrf, t))
             (table(p, csrf, t))
             (pager(p, t))
-            (add_form(p, csrf, t))
-            (danger_zone(p, csrf, t))
+            (add_form(p.provider, p.query, csrf, t))
+            (danger_zone(p.provider, csrf, t))
         },
     )
 }
@@ -270,7 +270,7 @@ mod tests {
     use crate::admin::bulk::{Rejected, Rejection};
     use crate::admin::i18n::Lang;
     use crate::admin::listing::PER_PAGE;
-    use crate::admin::records::{CheckState, UsageFigures};
+    use crate::admin::rows::{CheckState, UsageFigures};
     use crate::cooldown::ModelCooling;
     use crate::pool::Secret;
 

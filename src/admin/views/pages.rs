@@ -4,14 +4,14 @@
 use super::layout::{frame, Chrome};
 use crate::admin::display::duration;
 use crate::admin::i18n::{fill, Text};
-use crate::admin::records::ProviderLine;
-use crate::throttle::{Figures, ThrottleConfig};
+use crate::admin::rows::ProviderLine;
+use crate::breaker::{Figures, BreakerConfig};
 use maud::{html, Markup};
 
 /// The pool-wide throttle detector as this isolate sees it.
 pub struct ThrottleView<'a> {
     /// The thresholds (`THROTTLE_*`).
-    pub config: &'a ThrottleConfig,
+    pub config: &'a BreakerConfig,
     /// Every (provider, model) seen in the window, paused, or paused before.
     pub figures: &'a [Figures],
     /// Now, unix seconds (for time left).
@@ -181,7 +181,7 @@ pub fn error_page(chrome: &Chrome, title: &str, message: &str, hint: Option<&str
 mod tests {
     use super::*;
     use crate::admin::i18n::Lang;
-    use crate::admin::records::Counts;
+    use crate::admin::rows::Counts;
 
     fn chrome() -> Chrome<'static> {
         Chrome { lang: Lang::En, here: "/", csrf: Some("tok") }
@@ -201,7 +201,7 @@ mod tests {
             ProviderLine { provider: "openai".to_string(), known: true, counts: Counts { active: 3, cooling: 1, blocked: 0 } },
             ProviderLine { provider: "my-proxy".to_string(), known: false, counts: Counts { active: 1, ..Default::default() } },
         ];
-        let html = overview_page(&chrome(), &lines, &ThrottleView { config: &ThrottleConfig::default(), figures: &[], now_s: 0 }).into_string();
+        let html = overview_page(&chrome(), &lines, &ThrottleView { config: &BreakerConfig::default(), figures: &[], now_s: 0 }).into_string();
         assert!(html.contains(r#"<a href="/keys/openai">openai</a>"#), "{html}");
         assert!(html.contains(r#"<span class="badge active">3</span>"#));
         assert!(html.contains(r#"<span class="badge zero">0</span>"#));
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn the_overview_shows_throttle_figures_per_isolate_with_the_thresholds() {
-        let config = ThrottleConfig { min_keys: 2, percent: 80, window_s: 30, pause_s: 30 };
+        let config = BreakerConfig { min_keys: 2, percent: 80, window_s: 30, pause_s: 30 };
         let rows = [figures("google-ai-studio", "<script>m</script>", 1_025), figures("openai", "", 0)];
         let view = ThrottleView { config: &config, figures: &rows, now_s: 1_000 };
         let html = overview_page(&chrome(), &[], &view).into_string();
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_overview_says_when_detection_is_off_or_nothing_was_seen() {
-        let off = ThrottleConfig { min_keys: 0, ..ThrottleConfig::default() };
+        let off = BreakerConfig { min_keys: 0, ..BreakerConfig::default() };
         let html = overview_page(&chrome(), &[], &ThrottleView { config: &off, figures: &[], now_s: 0 }).into_string();
         assert!(html.contains("detection is off") && html.contains("No requests in the window"), "{html}");
         assert!(!html.contains("<table class=\"throttle\""));

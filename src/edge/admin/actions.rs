@@ -10,7 +10,7 @@ use crate::admin::i18n::fill;
 use crate::admin::listing::ListQuery;
 use crate::admin::routes::Action;
 use crate::admin::session::{AdminKeys, NONCE_BYTES};
-use crate::admin::throttle::Gate;
+use crate::admin::login_limit::Gate;
 use crate::admin::views::{self, list_url, Notice, CSRF_FIELD};
 use crate::admin::{display, wire};
 use crate::api_error::ApiError;

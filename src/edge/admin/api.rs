@@ -8,7 +8,7 @@ use super::http::{self, BodyError};
 use super::{auth, ops, store};
 use crate::admin::commands::{self, AddBody, DeleteBody, IdsBody, RemarkBody};
 use crate::admin::listing::{page_count, ListQuery, PER_PAGE};
-use crate::admin::records::{overview, thresholds_json, throttle_json};
+use crate::admin::rows::{overview, thresholds_json, throttle_json};
 use crate::admin::routes::ApiCall;
 use crate::admin::wire;
 use crate::api_error::ApiError;

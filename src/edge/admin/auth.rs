@@ -3,7 +3,7 @@
 
 use super::{http, store};
 use crate::admin::session::{AdminKeys, Session};
-use crate::admin::throttle::{self, Gate};
+use crate::admin::login_limit::{self, Gate};
 use crate::admin::wire;
 use crate::api_error::ApiError;
 use crate::service_keys::{Grant, ServiceKeys};
@@ -35,7 +35,7 @@ pub fn client_tag(req: &Request, keys: &AdminKeys) -> String {
 
 /// Whether this client may try to log in now.
 pub async fn login_gate(db: &D1Database, client: &str, now_s: u64) -> Result<Gate, ApiError> {
-    Ok(throttle::gate(store::login_failures(db, client).await.map_err(storage)?, now_s))
+    Ok(login_limit::gate(store::login_failures(db, client).await.map_err(storage)?, now_s))
 }
 
 /// The caller of the JSON API, who must present an unrestricted service key as a Bearer token.

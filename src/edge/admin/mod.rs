@@ -16,14 +16,14 @@ mod store;
 
 pub use store::add_usage;
 
-use crate::admin::routes::{self, AdminRoute};
+use crate::admin::routes::{route_admin, AdminRoute};
 use crate::api_error::ApiError;
 use web_sys::{Request, Response};
 use worker::{Env, Result};
 
 /// Serves one admin request (`path` and `query` as split by the entry point).
 pub async fn handle(req: &Request, env: &Env, path: &str, query: &str) -> Result<Response> {
-    match routes::route(&req.method(), path) {
+    match route_admin(&req.method(), path) {
         AdminRoute::Asset(asset) => http::asset(asset, query),
         AdminRoute::Api(call) => api::serve(req, env, call, query).await,
         AdminRoute::NotFound { api: true } => http::api_error(

@@ -4,7 +4,7 @@
 use super::{actions, auth, http, store};
 use crate::admin::i18n::{self, Lang};
 use crate::admin::listing::ListQuery;
-use crate::admin::records::overview;
+use crate::admin::rows::overview;
 use crate::admin::routes::AdminRoute;
 use crate::admin::session::{AdminKeys, Session};
 use crate::admin::views::{self, Chrome, KeysPage, Notice, ThrottleView};

@@ -1,5 +1,5 @@
 //! The D1 adapter of the admin site: every SQL string it runs, and the rows it reads, turned into
-//! `crate::admin::records` types.
+//! `crate::admin::rows` types.
 //!
 //! SQL text is only ever built from the constants below; values travel as bound parameters, numbers as JS numbers
 //! (D1's integer binding is 32-bit). Lists of keys or ids travel as ONE JSON parameter read with `json_each`, so a
@@ -8,9 +8,9 @@
 
 use crate::admin::commands::Target;
 use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
-use crate::admin::records::{CheckState, Counts, KeyRecord, UsageFigures};
-use crate::admin::throttle::{Failures, WINDOW_S};
-use crate::admin::usage::Batch;
+use crate::admin::rows::{CheckState, Counts, KeyRecord, UsageFigures};
+use crate::admin::login_limit::{Failures, WINDOW_S};
+use crate::usage_tally::Batch;
 use crate::pool::{parse_model_coolings, Secret};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;

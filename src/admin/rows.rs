@@ -6,7 +6,7 @@ use crate::cooldown::ModelCooling;
 use crate::pool::Secret;
 use crate::providers::PROVIDERS;
 use crate::recheck::Absence;
-use crate::throttle::{Figures, ThrottleConfig};
+use crate::breaker::{Figures, BreakerConfig};
 use serde_json::{json, Value};
 
 use super::listing::Tab;
@@ -184,7 +184,7 @@ impl KeyRecord {
 }
 
 /// The thresholds in the admin API's JSON.
-pub fn thresholds_json(config: &ThrottleConfig) -> Value {
+pub fn thresholds_json(config: &BreakerConfig) -> Value {
     json!({ "min_keys": config.min_keys, "percent": config.percent, "window_s": config.window_s, "pause_s": config.pause_s })
 }
 
@@ -292,6 +292,6 @@ mod tests {
         assert_eq!((json[0]["keys_tried"].as_u64(), json[0]["keys_rate_limited"].as_u64()), (Some(3), Some(2)));
         assert!(json[1]["paused_until"].is_null());
         assert_eq!(json[1]["model"], "");
-        assert_eq!(thresholds_json(&ThrottleConfig::default())["min_keys"], 5);
+        assert_eq!(thresholds_json(&BreakerConfig::default())["min_keys"], 5);
     }
 }

@@ -1,4 +1,4 @@
-//! Pool-wide throttle detection: telling "the keys are rate-limited" from "this egress IP or region is".
+//! The pool-wide 429 breaker: telling "the keys are rate-limited" from "this egress IP or region is".
 //!
 //! When most of the distinct keys tried for a (provider, model) in a short window answered 429, the limit is not
 //! the keys': spending more keys only burns their cooldowns. The detector then pauses that (provider, model): requests
@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 
 /// Thresholds, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottleConfig {
+pub struct BreakerConfig {
     /// Distinct rate-limited keys in the window before the pool counts as throttled (0 turns detection off).
     pub min_keys: u32,
     /// Percentage of the distinct keys tried in the window that must have answered 429.
@@ -21,9 +21,9 @@ pub struct ThrottleConfig {
     pub pause_s: u32,
 }
 
-impl Default for ThrottleConfig {
-    fn default() -> ThrottleConfig {
-        ThrottleConfig { min_keys: 5, percent: 80, window_s: 30, pause_s: 30 }
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig { min_keys: 5, percent: 80, window_s: 30, pause_s: 30 }
     }
 }
 
@@ -78,11 +78,11 @@ const MAX_OUTCOMES: usize = 256;
 
 /// One detector per isolate.
 #[derive(Debug, Default)]
-pub struct ThrottleDetector {
+pub struct Breaker {
     tracks: HashMap<(String, String), Track>,
 }
 
-impl ThrottleDetector {
+impl Breaker {
     /// The end of the current pause of (provider, model), if it is paused at `now_s`.
     pub fn paused_until(&self, provider: &str, model: &str, now_s: u64) -> Option<u64> {
         let track = self.tracks.get(&(provider.to_string(), model.to_string()))?;
@@ -90,7 +90,7 @@ impl ThrottleDetector {
     }
 
     /// Records one answer from `key`; for a rate limit, says whether it was the key's or the pool's.
-    pub fn observe(&mut self, config: &ThrottleConfig, provider: &str, model: &str, key: &str, rate_limited: bool, now_s: u64) -> Reading {
+    pub fn observe(&mut self, config: &BreakerConfig, provider: &str, model: &str, key: &str, rate_limited: bool, now_s: u64) -> Reading {
         if config.min_keys == 0 {
             return Reading::KeyScoped;
         }
@@ -124,7 +124,7 @@ impl ThrottleDetector {
     }
 
     /// Figures for every (provider, model) seen in the last window or still paused, sorted.
-    pub fn figures(&self, config: &ThrottleConfig, now_s: u64) -> Vec<Figures> {
+    pub fn figures(&self, config: &BreakerConfig, now_s: u64) -> Vec<Figures> {
         let window_start = now_s.saturating_sub(u64::from(config.window_s));
         let mut out: Vec<Figures> = self
             .tracks
@@ -157,15 +157,15 @@ fn distinct_counts(recent: &VecDeque<Outcome>) -> (usize, usize) {
 mod tests {
     use super::*;
 
-    const CFG: ThrottleConfig = ThrottleConfig { min_keys: 5, percent: 80, window_s: 30, pause_s: 30 };
+    const CFG: BreakerConfig = BreakerConfig { min_keys: 5, percent: 80, window_s: 30, pause_s: 30 };
 
-    fn limited(d: &mut ThrottleDetector, key: &str, now: u64) -> Reading {
+    fn limited(d: &mut Breaker, key: &str, now: u64) -> Reading {
         d.observe(&CFG, "google-ai-studio", "m", key, true, now)
     }
 
     #[test]
     fn a_few_rate_limited_keys_are_their_own_business() {
-        let mut d = ThrottleDetector::default();
+        let mut d = Breaker::default();
         for k in ["a", "b", "c", "d"] {
             assert_eq!(limited(&mut d, k, 100), Reading::KeyScoped);
         }
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn most_keys_rate_limited_in_the_window_pauses_the_pool() {
-        let mut d = ThrottleDetector::default();
+        let mut d = Breaker::default();
         for k in ["a", "b", "c", "d"] {
             limited(&mut d, k, 100);
         }
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn successes_from_other_keys_keep_the_ratio_below_the_bar() {
-        let mut d = ThrottleDetector::default();
+        let mut d = Breaker::default();
         for k in ["s1", "s2"] {
             d.observe(&CFG, "p", "m", k, false, 100);
         }
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn old_outcomes_leave_the_window() {
-        let mut d = ThrottleDetector::default();
+        let mut d = Breaker::default();
         for k in ["a", "b", "c", "d"] {
             limited(&mut d, k, 100);
         }
@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn after_a_pause_one_more_429_pauses_again_for_longer_and_a_success_ends_probation() {
-        let mut d = ThrottleDetector::default();
+        let mut d = Breaker::default();
         for k in ["a", "b", "c", "d", "e"] {
             limited(&mut d, k, 100);
         }
@@ -221,8 +221,8 @@ mod tests {
 
     #[test]
     fn a_zero_threshold_turns_detection_off() {
-        let off = ThrottleConfig { min_keys: 0, ..CFG };
-        let mut d = ThrottleDetector::default();
+        let off = BreakerConfig { min_keys: 0, ..CFG };
+        let mut d = Breaker::default();
         for i in 0..50 {
             assert_eq!(d.observe(&off, "p", "m", &format!("k{i}"), true, 100), Reading::KeyScoped);
         }
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn figures_show_recent_counts_and_pauses() {
-        let mut d = ThrottleDetector::default();
+        let mut d = Breaker::default();
         for k in ["a", "b", "c", "d", "e"] {
             limited(&mut d, k, 100);
         }

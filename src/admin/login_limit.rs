@@ -1,4 +1,4 @@
-//! The login throttle's arithmetic: after [`MAX_FAILURES`] failed logins from one client within [`WINDOW_S`], the
+//! The login limit's arithmetic: after [`MAX_FAILURES`] failed logins from one client within [`WINDOW_S`], the
 //! next attempt is answered 429 with `Retry-After` until the window ends, without looking at the key it carries.
 //!
 //! The window is fixed: it opens at a client's first failure and lasts [`WINDOW_S`]; a failure after it closed
