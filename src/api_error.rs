@@ -1,6 +1,7 @@
 //! Errors the Worker itself answers on `/api/…`, in OpenAI's shape (`{"error":{"message","type","code"}}`) so
 //! every SDK raises the right exception. A message never quotes a key.
 
+use crate::service_keys::Denial;
 use serde::Serialize;
 
 /// One error answer of the Worker's own.
@@ -42,13 +43,18 @@ impl ApiError {
     }
 
     /// 401 or 403 from a refused service key.
-    pub fn denied(status: u16, message: &'static str) -> ApiError {
-        let (kind, code) = if status == 401 {
+    pub fn denied(denial: Denial) -> ApiError {
+        let (kind, code) = if denial.status() == 401 {
             ("authentication_error", "invalid_service_key")
         } else {
             ("permission_error", "not_allowed")
         };
-        ApiError::new(status, kind, code, message)
+        ApiError::new(denial.status(), kind, code, denial.message())
+    }
+
+    /// 400: the provider authenticates with OAuth or request signing, so it has no keys to pool.
+    pub fn not_poolable(slug: &str) -> ApiError {
+        ApiError::bad_request("provider_not_poolable", format!("{slug} uses OAuth or request signing, not static API keys, so it cannot be pooled"))
     }
 
     /// 404: no such route or provider.
@@ -137,8 +143,8 @@ mod tests {
 
     #[test]
     fn statuses_match_what_sdks_expect() {
-        assert_eq!(ApiError::denied(401, "x").kind, "authentication_error");
-        assert_eq!(ApiError::denied(403, "x").kind, "permission_error");
+        assert_eq!(ApiError::denied(Denial::Unknown).kind, "authentication_error");
+        assert_eq!(ApiError::denied(Denial::ModelNotAllowed).kind, "permission_error");
         assert_eq!(ApiError::all_cooling("openai", 30).retry_after_s, Some(30));
         assert_eq!(ApiError::no_keys("groq").status, 503);
         assert!(ApiError::no_keys("groq").message.contains("groq"));

@@ -1,4 +1,4 @@
-//! Typed configuration, read once per request from the Worker's vars and secrets.
+//! Typed configuration, read from the Worker's vars and secrets once per isolate.
 //!
 //! Raw strings never leave this module: [`Config::from_lookup`] validates every value and names the variable in its
 //! error, so a typo in `wrangler.jsonc` shows up as a clear message rather than a silent default.
@@ -28,8 +28,8 @@ pub struct Config {
     pub direct_providers: Vec<&'static str>,
     /// Replacement direct base URLs, `slug=url` pairs (`DIRECT_BASE_URLS`): a relay, or a local stand-in in tests.
     pub direct_base_urls: Vec<(&'static str, String)>,
-    /// Pool-wide throttle detection thresholds (`THROTTLE_*`).
-    pub throttle: BreakerConfig,
+    /// The pool-wide 429 breaker's thresholds (`THROTTLE_*`).
+    pub breaker: BreakerConfig,
     /// Seconds between two writes of an isolate's per-key usage figures to D1 (`USAGE_FLUSH_SECONDS`; 0: every request).
     pub usage_flush_s: u32,
 }
@@ -95,7 +95,7 @@ impl Config {
             None => Vec::new(),
         };
         let defaults = BreakerConfig::default();
-        let throttle = BreakerConfig {
+        let breaker = BreakerConfig {
             min_keys: number(text("THROTTLE_MIN_KEYS"), "THROTTLE_MIN_KEYS", defaults.min_keys, 0..=1_000)?,
             percent: number(text("THROTTLE_PERCENT"), "THROTTLE_PERCENT", defaults.percent, 1..=100)?,
             window_s: number(text("THROTTLE_WINDOW_SECONDS"), "THROTTLE_WINDOW_SECONDS", defaults.window_s, 1..=3_600)?,
@@ -104,7 +104,7 @@ impl Config {
         Ok(Config {
             direct_providers,
             direct_base_urls,
-            throttle,
+            breaker,
             gateways,
             account_id,
             gateway_base_url,
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn throttle_thresholds_are_read_and_bounded() {
         let cfg = config(&[("THROTTLE_MIN_KEYS", "0"), ("THROTTLE_PAUSE_SECONDS", "2")]).expect("valid");
-        assert_eq!((cfg.throttle.min_keys, cfg.throttle.pause_s, cfg.throttle.percent), (0, 2, 80));
+        assert_eq!((cfg.breaker.min_keys, cfg.breaker.pause_s, cfg.breaker.percent), (0, 2, 80));
         assert_eq!(config(&[("THROTTLE_PERCENT", "0")]).expect_err("0 %").var, "THROTTLE_PERCENT");
     }
 

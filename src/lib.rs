@@ -1,29 +1,49 @@
 //! one-balance: a Cloudflare Worker that pools many API keys of AI providers behind one URL.
 //!
-//! The crate reads top-down in the order a request travels: route → authenticate → parse → pick key → forward →
-//! classify → record.
+//! Modules at the crate root are pure policy: they take plain data (and `now_s` / `now_ms` where time matters), use
+//! no `worker` types, and are unit-tested on the host with `cargo test`. Everything that touches the Workers
+//! runtime (D1, fetch, the isolate cache, `wait_until`, the clock) lives under `edge`, which is compiled only for
+//! `wasm32` and only moves values between the runtime and these modules.
 //!
-//! Modules at the top level are pure policy: they take plain data (and `now_ms` where time matters), use no `worker`
-//! types, and are unit-tested on the host with `cargo test`. Everything that touches the Workers runtime (D1, fetch,
-//! the isolate cache, `wait_until`, the clock) lives under [`edge`], which is compiled only for `wasm32`.
+//! In the order a proxied request meets them:
+//! - route: [`routes`] (method and path → which wing serves it);
+//! - authenticate: [`service_keys`] (the `AUTH_KEY` grammar, constant-time comparison, grants);
+//! - parse: [`request_model`] (the model a request names), [`compat`] (the OpenAI-compatible route's target and
+//!   body rewrite);
+//! - pick and forward: [`attempt`] (the attempt loop's decisions), [`pool`] (the keys of a provider and the choice
+//!   among them), [`upstream`] (URLs and which headers travel);
+//! - classify: [`verdict`] (what an answer means), [`hints`] (the wait hints providers send);
+//! - record: [`key_update`] (what a verdict changes about a key), [`cooldown`] (how long a key rests), [`breaker`]
+//!   (the pool-wide 429 breaker), [`usage_tally`] (per-key request figures).
+//!
+//! Shared facts and types: [`config`] (validated vars), [`providers`] (the provider data table), [`api_error`] (the
+//! Worker's own error answers). The other wings: [`admin`] (the operator's pages and JSON API) and [`recheck`] (the
+//! scheduled re-check of keys that left the pool).
 
-pub mod admin;
 pub mod api_error;
-pub mod compat;
 pub mod config;
-pub mod cooldown;
-pub mod hints;
-pub mod pool;
 pub mod providers;
-pub mod recheck;
-pub mod key_update;
-pub mod request_model;
+
 pub mod routes;
 pub mod service_keys;
-pub mod breaker;
+
+pub mod compat;
+pub mod request_model;
+
+pub mod attempt;
+pub mod pool;
 pub mod upstream;
-pub mod usage_tally;
+
+pub mod hints;
 pub mod verdict;
+
+pub mod breaker;
+pub mod cooldown;
+pub mod key_update;
+pub mod usage_tally;
+
+pub mod admin;
+pub mod recheck;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -196,6 +196,24 @@ pub fn find(slug: &str) -> Option<&'static Provider> {
     PROVIDERS.binary_search_by(|p| p.slug.cmp(slug)).ok().map(|i| &PROVIDERS[i])
 }
 
+/// Why a slug cannot be pooled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpoolable {
+    /// AI Gateway serves no provider by that name.
+    Unknown,
+    /// The provider authenticates with OAuth or request signing, not static API keys.
+    NoStaticKeys,
+}
+
+/// The provider with this slug, when it can be pooled.
+pub fn find_poolable(slug: &str) -> Result<&'static Provider, Unpoolable> {
+    match find(slug) {
+        Some(provider) if provider.poolable => Ok(provider),
+        Some(_) => Err(Unpoolable::NoStaticKeys),
+        None => Err(Unpoolable::Unknown),
+    }
+}
+
 impl Provider {
     /// Where the pool key goes for a request to `rest` (the path after the slug).
     pub fn key_placement_for(&self, rest: &str) -> KeyPlacement {
@@ -270,6 +288,13 @@ mod tests {
     fn bearer_header_value_has_the_scheme() {
         assert_eq!(KeyPlacement::Bearer.header_value("sk-1"), "Bearer sk-1");
         assert_eq!(KeyPlacement::Header("x-api-key").header_value("sk-1"), "sk-1");
+    }
+
+    #[test]
+    fn only_known_providers_with_static_keys_can_be_pooled() {
+        assert_eq!(find_poolable("openai").map(|p| p.slug), Ok("openai"));
+        assert_eq!(find_poolable("aws-bedrock"), Err(Unpoolable::NoStaticKeys));
+        assert_eq!(find_poolable("nope"), Err(Unpoolable::Unknown));
     }
 
     #[test]

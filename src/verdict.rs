@@ -136,6 +136,11 @@ const RULES: &[Rule] = &[
 /// Error bodies larger than this are not parsed (error bodies are small; a huge one is not a provider's).
 pub const MAX_ERROR_BODY_BYTES: usize = 256 * 1024;
 
+/// Whether a status is a success (2xx): the one place that says so. A success's body is never read.
+pub fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
 /// Classifies one upstream answer. `body` is read only for non-2xx answers; pass an empty slice for 2xx.
 pub fn classify(status: u16, headers: &(impl HeaderLookup + ?Sized), body: &[u8], now_s: u64) -> Verdict {
     let facts = ErrorFacts::read(status, body);
@@ -155,7 +160,7 @@ pub fn classify(status: u16, headers: &(impl HeaderLookup + ?Sized), body: &[u8]
 
 fn matches_status(statuses: Statuses, status: u16) -> bool {
     match statuses {
-        Statuses::Success => (200..300).contains(&status),
+        Statuses::Success => is_success(status),
         Statuses::Exactly(s) => s == status,
         Statuses::Between(low, high) => (low..=high).contains(&status),
         Statuses::Any => true,
@@ -178,7 +183,7 @@ struct ErrorFacts {
 impl ErrorFacts {
     fn read(status: u16, body: &[u8]) -> ErrorFacts {
         let mut facts = ErrorFacts::default();
-        if (200..300).contains(&status) || body.is_empty() || body.len() > MAX_ERROR_BODY_BYTES {
+        if is_success(status) || body.is_empty() || body.len() > MAX_ERROR_BODY_BYTES {
             return facts;
         }
         let Ok(value) = serde_json::from_slice::<Value>(body) else { return facts };

@@ -1,12 +1,13 @@
-//! The Worker's fetch entry point: route, then hand the request to its handler. Errors become responses here.
+//! The Worker's fetch entry point: route, then hand the request to its wing (the proxy or the admin site). A
+//! proxy handler's error becomes the client's JSON error here; the admin wing answers its own errors.
 //!
 //! The export is synchronous: a handler that needs no await (the native proxy with its pool cached, health, CORS
 //! preflight, refusals) answers at once with a response or `relay`'s promise, and only the rest runs as a
 //! wasm-bindgen future.
 
+use super::admin;
 use super::app::{self, App};
-use super::respond::{self, Served};
-use super::{admin, compat, native, request};
+use super::proxy::{self, Served};
 use crate::api_error::ApiError;
 use crate::compat::Operation;
 use crate::routes::{route, ApiRoute, Route};
@@ -21,14 +22,14 @@ use worker::{console_error, Context, Env};
 pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
     let ctx = Rc::new(Context::new(ctx));
     let url = req.url();
-    let (path, query) = request::split_url(&url);
+    let (path, query) = proxy::split_url(&url);
     let method = req.method();
     let served = match route(&method, path) {
-        Route::Health => respond::fixed(200, "text/plain; charset=utf-8", "ok").map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
+        Route::Health => proxy::fixed(200, "text/plain; charset=utf-8", "ok").map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::Admin => {
             let (path, query) = (path.to_string(), query.to_string());
             return future_to_promise(async move {
-                let response = admin::handle(&req, &env, &path, &query).await.or_else(|e| respond::api_error(&internal(&e), None));
+                let response = admin::handle(&req, &env, &path, &query).await.or_else(|e| proxy::api_error(&internal(&e), None));
                 response.map(JsValue::from).map_err(|e| JsValue::from_str(&e.to_string()))
             })
             .into();
@@ -38,7 +39,7 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
             "unknown_route",
             "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
         )),
-        Route::Preflight => respond::preflight().map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
+        Route::Preflight => proxy::preflight().map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::Api(api) => app::app(&env).and_then(|app| serve_api(app, api, &req, method, query, &env, ctx)),
     };
     match served {
@@ -52,35 +53,28 @@ fn serve_api(app: Rc<App>, api: ApiRoute<'_>, req: &Request, method: String, que
     // `Clone::clone`: a second handle, not the JS `Request.clone()` (which would tee the body).
     let owned = || (Clone::clone(req), env.clone());
     match api {
-        ApiRoute::Native { provider, rest } => native::handle(app, req, native::Call { slug: provider, rest, query, method }, env, ctx),
+        ApiRoute::Native { provider, rest } => proxy::native(app, req, proxy::Call { slug: provider, rest, query, method }, env, ctx),
         ApiRoute::CompatChat | ApiRoute::CompatEmbeddings => {
             let operation = if matches!(api, ApiRoute::CompatChat) { Operation::Chat } else { Operation::Embeddings };
             let (req, env) = owned();
-            Ok(Served::Later(Box::pin(async move { compat::handle(app, &req, operation, &env, ctx).await })))
+            Ok(Served::Later(Box::pin(async move { proxy::compat(app, &req, operation, &env, ctx).await })))
         }
         ApiRoute::CompatModels => {
             let (req, env) = owned();
-            Ok(Served::Later(Box::pin(async move { compat::models(&app, &req, &env, &ctx).await })))
+            Ok(Served::Later(Box::pin(async move { proxy::compat_models(&app, &req, &env, &ctx).await })))
         }
     }
 }
 
 /// The client's response: the handler's, or its error as JSON.
 fn answer(outcome: Result<Response, ApiError>) -> Response {
-    match outcome.or_else(|error| respond::api_error(&error, None).map_err(|e| internal(&e))) {
+    match outcome.or_else(|error| proxy::api_error(&error, None).map_err(|e| internal(&e))) {
         Ok(response) => response,
-        Err(error) => last_resort(&error),
+        Err(error) => proxy::last_resort(&error),
     }
 }
 
 fn internal(error: &worker::Error) -> ApiError {
     console_error!("building a response failed: {error}");
     ApiError::misconfigured("the Worker could not build the response")
-}
-
-/// A plain 500 when even the error response could not be built.
-fn last_resort(error: &ApiError) -> Response {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(500);
-    Response::new_with_opt_str_and_init(Some(&error.message), &init).unwrap_or_else(|_| Response::new().unwrap_or_else(|_| JsValue::UNDEFINED.into()))
 }

@@ -12,7 +12,7 @@ use crate::admin::rows::{overview, thresholds_json, throttle_json};
 use crate::admin::routes::ApiCall;
 use crate::admin::wire;
 use crate::api_error::ApiError;
-use crate::edge::{app, clock, forward, usage};
+use crate::edge::{app, clock, proxy};
 use serde_json::{json, Value};
 use web_sys::{Request, Response};
 use worker::{D1Database, Env, Result};
@@ -59,8 +59,8 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
                     })
                 })
                 .collect();
-            let throttle = throttle_json(&forward::throttle_figures(&app.config), now_s);
-            Ok(json!({ "providers": providers, "throttle": throttle, "throttle_thresholds": thresholds_json(&app.config.throttle) }))
+            let throttle = throttle_json(&proxy::breaker_figures(&app.config, now_s), now_s);
+            Ok(json!({ "providers": providers, "throttle": throttle, "throttle_thresholds": thresholds_json(&app.config.breaker) }))
         }
         ApiCall::ListKeys => list(env, &db, query, now_s).await,
         ApiCall::AddKeys => {
@@ -86,7 +86,7 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
             Ok(json!({ "results": results }))
         }
         ApiCall::GetKey(id) => {
-            usage::flush_now(env, now_s).await;
+            proxy::flush_usage(env, now_s).await;
             let (provider, record) = store::key_by_id(&db, id, None).await.map_err(auth::storage)?.ok_or_else(unknown_key)?;
             let mut value = record.to_json(now_s, true);
             value["provider"] = Value::String(provider);
@@ -110,7 +110,7 @@ async fn list(env: &Env, db: &D1Database, query: &str, now_s: u64) -> std::resul
         .ok_or_else(|| ApiError::bad_request("invalid_provider", "the query needs provider=<slug>"))
         .and_then(commands::check_provider)?;
     let list = ListQuery::from_pairs(&pairs).map_err(|message| ApiError::bad_request("invalid_query", message))?;
-    usage::flush_now(env, now_s).await;
+    proxy::flush_usage(env, now_s).await;
     let counts = store::tab_counts(db, &provider, &list, now_s).await.map_err(auth::storage)?;
     let keys = store::list_keys(db, &provider, &list, now_s).await.map_err(auth::storage)?;
     let total = counts.of(list.tab);

@@ -46,8 +46,8 @@ pub fn bearer<'a>(req: &Request, service_keys: &'a ServiceKeys, now_s: u64) -> R
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
         })
         .unwrap_or_default();
-    let grant = service_keys.authenticate(&presented, now_s).map_err(|d| ApiError::denied(d.status(), d.message()))?;
-    grant.permits_admin().map_err(|d| ApiError::denied(d.status(), d.message()))?;
+    let grant = service_keys.authenticate(&presented, now_s).map_err(ApiError::denied)?;
+    grant.permits_admin().map_err(ApiError::denied)?;
     Ok(grant)
 }
 

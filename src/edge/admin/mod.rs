@@ -12,9 +12,8 @@ mod auth;
 mod http;
 mod ops;
 mod pages;
+mod site;
 mod store;
-
-pub use store::add_usage;
 
 use crate::admin::routes::{route_admin, AdminRoute};
 use crate::api_error::ApiError;
@@ -40,6 +39,6 @@ pub async fn handle(req: &Request, env: &Env, path: &str, query: &str) -> Result
             },
             Some(allow),
         ),
-        page => pages::serve(req, env, page, path, query).await,
+        page => site::serve(req, env, page, path, query).await,
     }
 }

@@ -7,7 +7,7 @@ use super::store;
 use crate::admin::commands::{AddKeys, AddReport, Target};
 use crate::api_error::ApiError;
 use crate::edge::app::App;
-use crate::edge::{key_cache, recheck};
+use crate::edge::{cron, proxy};
 use crate::recheck::Finding;
 use worker::{D1Database, Env};
 
@@ -15,7 +15,7 @@ use worker::{D1Database, Env};
 pub async fn add_keys(db: &D1Database, command: AddKeys, now_s: u64) -> Result<AddReport, ApiError> {
     let AddKeys { provider, paste, remark } = command;
     let added = store::insert_keys(db, &provider, &paste.keys, remark.as_deref(), now_s).await.map_err(storage)?;
-    key_cache::invalidate(&provider);
+    proxy::invalidate_pool(&provider);
     Ok(AddReport {
         added,
         already_present: (paste.keys.len() as u64).saturating_sub(added),
@@ -27,21 +27,21 @@ pub async fn add_keys(db: &D1Database, command: AddKeys, now_s: u64) -> Result<A
 /// Deletes keys; returns how many.
 pub async fn delete(db: &D1Database, provider: &str, target: &Target) -> Result<u64, ApiError> {
     let deleted = store::delete_keys(db, provider, target).await.map_err(storage)?;
-    key_cache::invalidate(provider);
+    proxy::invalidate_pool(provider);
     Ok(deleted)
 }
 
 /// Unblocks keys; returns how many were blocked.
 pub async fn unblock(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64, ApiError> {
     let changed = store::unblock(db, provider, ids, now_s).await.map_err(storage)?;
-    key_cache::invalidate(provider);
+    proxy::invalidate_pool(provider);
     Ok(changed)
 }
 
 /// Ends the keys' cooldowns; returns how many keys were touched.
 pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64, ApiError> {
     let changed = store::reset_cooldowns(db, provider, ids, now_s).await.map_err(storage)?;
-    key_cache::invalidate(provider);
+    proxy::invalidate_pool(provider);
     Ok(changed)
 }
 
@@ -53,8 +53,8 @@ pub async fn check(app: &App, env: &Env, db: &D1Database, provider: &str, ids: &
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let findings = recheck::check_now(app, env, &ids).await.map_err(storage)?;
-    key_cache::invalidate(provider);
+    let findings = cron::check_now(app, env, &ids).await.map_err(storage)?;
+    proxy::invalidate_pool(provider);
     Ok(findings)
 }
 
@@ -62,7 +62,7 @@ pub async fn check(app: &App, env: &Env, db: &D1Database, provider: &str, ids: &
 pub async fn set_remark(db: &D1Database, id: &str, provider: Option<&str>, remark: Option<&str>, now_s: u64) -> Result<Option<String>, ApiError> {
     let found = store::set_remark(db, id, provider, remark, now_s).await.map_err(storage)?;
     if let Some(provider) = &found {
-        key_cache::invalidate(provider);
+        proxy::invalidate_pool(provider);
     }
     Ok(found)
 }

@@ -1,17 +1,16 @@
-//! The admin pages: the language and frame of a visit, the sign-in gate in front of every page, and the GET pages
-//! (overview with this isolate's throttle figures, key list, the copy button's key). Form posts are in [`super::actions`].
+//! The admin pages: the language and frame of a visit and the GET pages (overview with this isolate's breaker
+//! figures, key list). The sign-in gate and routing are in [`super::site`], form posts in [`super::actions`].
 
-use super::{actions, auth, http, store};
+use super::{auth, http, store};
 use crate::admin::i18n::{self, Lang};
 use crate::admin::listing::ListQuery;
 use crate::admin::rows::overview;
-use crate::admin::routes::AdminRoute;
 use crate::admin::session::{AdminKeys, Session};
 use crate::admin::views::{self, Chrome, KeysPage, Notice, ThrottleView};
 use crate::admin::{commands, wire};
 use crate::api_error::ApiError;
-use crate::edge::app::{self, App};
-use crate::edge::{clock, forward, usage};
+use crate::edge::app::App;
+use crate::edge::proxy;
 use crate::providers;
 use maud::Markup;
 use web_sys::{Request, Response};
@@ -28,7 +27,7 @@ pub struct Visit {
 }
 
 impl Visit {
-    fn new(req: &Request, path: &str, query: &str) -> Visit {
+    pub fn new(req: &Request, path: &str, query: &str) -> Visit {
         let pairs = wire::parse_pairs(query);
         let asked = wire::first(&pairs, "lang").and_then(Lang::parse);
         let cookie_header = http::header(req, "cookie").unwrap_or_default();
@@ -66,69 +65,6 @@ impl Visit {
     }
 }
 
-/// Serves a page route.
-pub async fn serve(req: &Request, env: &Env, route: AdminRoute<'_>, path: &str, query: &str) -> Result<Response> {
-    // A page answering a form post links its language switch to the page the form belongs to.
-    let visit = match route {
-        AdminRoute::KeysAction(provider, _) => Visit::new(req, &views::list_url(provider, ""), ""),
-        AdminRoute::Login | AdminRoute::Logout => Visit::new(req, "/login", ""),
-        _ => Visit::new(req, path, query),
-    };
-    let t = visit.lang.text();
-    match route {
-        AdminRoute::NotFound { .. } => return visit.page(404, views::error_page(&visit.chrome(None), t.error_title, t.not_found, None)),
-        AdminRoute::MethodNotAllowed(allow) => return http::plain(405, "method not allowed", Some(allow)),
-        _ => {}
-    }
-    let app = match app::app(env) {
-        Ok(app) => app,
-        Err(error) => return visit.fail(&error, None),
-    };
-    let db = match env.d1("DB") {
-        Ok(db) => db,
-        Err(_) => return visit.fail(&ApiError::misconfigured("the D1 binding DB is missing from wrangler.jsonc"), None),
-    };
-    let keys = auth::admin_keys(env);
-    let now_s = clock::now_s();
-    let session = match auth::signed_in(req, &keys, &db, now_s).await {
-        Ok(session) => session,
-        Err(error) => return visit.fail(&error, None),
-    };
-    let Some(session) = session else {
-        return match route {
-            AdminRoute::LoginForm => visit.page(200, views::login_page(&visit.chrome(None), None)),
-            AdminRoute::Login => actions::login(req, &visit, &app.service_keys, &keys, &db, now_s).await,
-            AdminRoute::KeySecret(..) => http::plain(401, "sign in first", None),
-            // Not signed in (or a made-up cookie): nothing is read or changed, the browser goes to the sign-in form.
-            _ => http::redirect("/login", &visit.cookies),
-        };
-    };
-    let csrf = keys.csrf(&session);
-    let signed_in = SignedIn { req, env, app: &app, db: &db, keys: &keys, visit: &visit, session: &session, csrf: &csrf, now_s };
-    match route {
-        AdminRoute::LoginForm | AdminRoute::Login => http::redirect("/", &visit.cookies),
-        AdminRoute::Overview => signed_in.overview().await,
-        AdminRoute::OpenProvider => signed_in.open_provider(query),
-        AdminRoute::Keys(provider) => {
-            let pairs = wire::parse_pairs(query);
-            match ListQuery::from_pairs(&pairs) {
-                Ok(list) => signed_in.list(200, provider, &list, Extras { notice: Notice::from_pairs(&pairs), ..Extras::default() }).await,
-                Err(message) => visit.fail(&ApiError::bad_request("invalid_query", message), Some(&csrf)),
-            }
-        }
-        AdminRoute::KeySecret(provider, id) => match store::secret(&db, provider, id).await {
-            Ok(Some(key)) => http::secret(&key),
-            Ok(None) => http::plain(404, "no such key", None),
-            Err(error) => http::api_error(&auth::storage(error), None),
-        },
-        AdminRoute::Logout => actions::logout(&signed_in).await,
-        AdminRoute::KeysAction(provider, action) => actions::key_action(&signed_in, provider, action).await,
-        AdminRoute::Asset(_) | AdminRoute::Api(_) | AdminRoute::MethodNotAllowed(_) | AdminRoute::NotFound { .. } => {
-            visit.page(404, views::error_page(&visit.chrome(Some(&csrf)), t.error_title, t.not_found, None))
-        }
-    }
-}
-
 /// A request from a signed-in operator, with what every page and action needs.
 pub struct SignedIn<'a> {
     /// The request.
@@ -163,19 +99,19 @@ pub struct Extras<'a> {
 }
 
 impl SignedIn<'_> {
-    async fn overview(&self) -> Result<Response> {
+    pub async fn overview(&self) -> Result<Response> {
         match store::provider_counts(self.db, self.now_s).await {
             Ok(stored) => {
                 let lines = overview(stored);
-                let figures = forward::throttle_figures(&self.app.config);
-                let throttle = ThrottleView { config: &self.app.config.throttle, figures: &figures, now_s: self.now_s };
+                let figures = proxy::breaker_figures(&self.app.config, self.now_s);
+                let throttle = ThrottleView { config: &self.app.config.breaker, figures: &figures, now_s: self.now_s };
                 self.visit.page(200, views::overview_page(&self.visit.chrome(Some(self.csrf)), &lines, &throttle))
             }
             Err(error) => self.visit.fail(&auth::storage(error), Some(self.csrf)),
         }
     }
 
-    fn open_provider(&self, query: &str) -> Result<Response> {
+    pub fn open_provider(&self, query: &str) -> Result<Response> {
         let pairs = wire::parse_pairs(query);
         match commands::check_provider(wire::first(&pairs, "provider").unwrap_or_default()) {
             Ok(slug) => http::redirect(&views::list_url(&slug, ""), &self.visit.cookies),
@@ -185,7 +121,7 @@ impl SignedIn<'_> {
 
     /// The key list of `provider`, answered with `status` (200, or the status of the refusal it shows).
     pub async fn list(&self, status: u16, provider: &str, query: &ListQuery, extras: Extras<'_>) -> Result<Response> {
-        usage::flush_now(self.env, self.now_s).await;
+        proxy::flush_usage(self.env, self.now_s).await;
         let loaded = async {
             let counts = store::tab_counts(self.db, provider, query, self.now_s).await?;
             let keys = store::list_keys(self.db, provider, query, self.now_s).await?;

@@ -10,7 +10,6 @@ use crate::admin::commands::Target;
 use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
 use crate::admin::rows::{CheckState, Counts, KeyRecord, UsageFigures};
 use crate::admin::login_limit::{Failures, WINDOW_S};
-use crate::usage_tally::Batch;
 use crate::pool::{parse_model_coolings, Secret};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -376,24 +375,3 @@ pub async fn revoke(db: &D1Database, nonce: &str, expires_at_s: u64, now_s: u64)
     Ok(())
 }
 
-/// Adds a usage batch to `key_usage`: one upsert for every key in it; keys deleted meanwhile are skipped.
-pub async fn add_usage(db: &D1Database, batch: &Batch, now_s: u64) -> Result<()> {
-    let sql = "INSERT INTO key_usage (key_id, requests, successes, rate_limited, errors, last_used_at, last_error, last_error_at, updated_at)
-      SELECT json_extract(j.value, '$.id'), json_extract(j.value, '$.requests'), json_extract(j.value, '$.successes'),
-             json_extract(j.value, '$.rate_limited'), json_extract(j.value, '$.errors'), json_extract(j.value, '$.last_used_at'),
-             json_extract(j.value, '$.last_error'), json_extract(j.value, '$.last_error_at'), ?2
-      FROM json_each(?1) AS j WHERE json_extract(j.value, '$.id') IN (SELECT id FROM keys)
-      ON CONFLICT (key_id) DO UPDATE SET
-        requests = key_usage.requests + excluded.requests,
-        successes = key_usage.successes + excluded.successes,
-        rate_limited = key_usage.rate_limited + excluded.rate_limited,
-        errors = key_usage.errors + excluded.errors,
-        last_used_at = max(COALESCE(key_usage.last_used_at, 0), COALESCE(excluded.last_used_at, 0)),
-        last_error = CASE WHEN excluded.last_error IS NOT NULL AND excluded.last_error_at >= COALESCE(key_usage.last_error_at, 0)
-                          THEN excluded.last_error ELSE key_usage.last_error END,
-        last_error_at = CASE WHEN excluded.last_error IS NOT NULL AND excluded.last_error_at >= COALESCE(key_usage.last_error_at, 0)
-                             THEN excluded.last_error_at ELSE key_usage.last_error_at END,
-        updated_at = excluded.updated_at";
-    db.prepare(sql).bind(&[text(&batch.to_json()), num(now_s)])?.run().await?;
-    Ok(())
-}

@@ -6,7 +6,8 @@
 //! integer type.
 
 use crate::pool::{parse_model_coolings, PoolKey, Secret};
-use crate::recheck::{self, Absence, Finding};
+use crate::edge::d1::num;
+use crate::recheck;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Result};
@@ -92,10 +93,6 @@ pub struct CoolWrite<'a> {
     pub now_s: u64,
 }
 
-fn num(value: u64) -> JsValue {
-    JsValue::from_f64(value as f64)
-}
-
 /// Writes a cooldown (see [`COOL_SQL`]).
 pub async fn cool(db: &D1Database, write: &CoolWrite<'_>) -> Result<()> {
     db.prepare(COOL_SQL)
@@ -143,82 +140,5 @@ pub async fn schedule_check(db: &D1Database, key_id: &str, now_s: u64) -> Result
         .bind(&[JsValue::from_str(key_id), num(now_s.saturating_add(recheck::FIRST_CHECK_AFTER_S))])?
         .run()
         .await?;
-    Ok(())
-}
-
-/// A key that is out of the pool, as the re-check reads it.
-#[derive(Deserialize)]
-pub struct OutKey {
-    /// Row id.
-    pub id: String,
-    /// The provider API key.
-    pub key: String,
-    /// Provider slug.
-    pub provider: String,
-    /// `active` or `blocked`.
-    pub status: String,
-    /// Per-model state.
-    pub model_coolings: Option<String>,
-    /// Failed checks in a row.
-    pub check_failures: Option<f64>,
-}
-
-impl OutKey {
-    /// Why the key is out of the pool at `now_s` (or that it is in it).
-    pub fn absence(&self, now_s: u64) -> Absence {
-        Absence::of(&self.status, &parse_model_coolings(self.model_coolings.as_deref()), now_s)
-    }
-}
-
-const OUT_KEY_COLUMNS: &str = "id, key, provider, status, model_coolings, check_failures";
-
-/// Keys out of the pool whose re-check is due, oldest due first.
-pub async fn due_for_check(db: &D1Database, now_s: u64, limit: u32) -> Result<Vec<OutKey>> {
-    let sql = format!(
-        "SELECT {OUT_KEY_COLUMNS} FROM keys
-         WHERE COALESCE(check_after, 0) <= ?1 AND (
-           status = 'blocked' OR (
-             status = 'active' AND json_valid(model_coolings)
-             AND CAST(COALESCE(json_extract(model_coolings, '$.\"*\".end_at'), 0) AS INTEGER) > ?1))
-         ORDER BY COALESCE(check_after, 0), id LIMIT ?2"
-    );
-    db.prepare(sql).bind(&[num(now_s), num(u64::from(limit))])?.all().await?.results::<OutKey>()
-}
-
-/// The named keys, whatever their state (the admin page's "check now").
-pub async fn keys_by_id(db: &D1Database, ids_json: &str) -> Result<Vec<OutKey>> {
-    let sql = format!("SELECT {OUT_KEY_COLUMNS} FROM keys WHERE id IN (SELECT value FROM json_each(?1))");
-    db.prepare(sql).bind(&[JsValue::from_str(ids_json)])?.all().await?.results::<OutKey>()
-}
-
-/// Records the findings of one re-check run in one batch; what each finding changes is decided by
-/// [`recheck::update_for`].
-pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now_s: u64) -> Result<()> {
-    let mut statements = Vec::with_capacity(findings.len());
-    for (key, finding) in findings {
-        let failures = key.check_failures.map_or(0, |f| f.max(0.0) as u32);
-        let update = recheck::update_for(key.absence(now_s), *finding, failures, now_s);
-        statements.push(
-            db.prepare(
-                "UPDATE keys SET status = COALESCE(?2, status),
-                   model_coolings = CASE WHEN ?3 = 1 AND json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"') ELSE model_coolings END,
-                   check_after = CAST(?4 AS INTEGER), check_failures = CAST(?5 AS INTEGER), last_checked_at = CAST(?6 AS INTEGER),
-                   last_check_result = ?7, updated_at = CAST(?6 AS INTEGER)
-                 WHERE id = ?1",
-            )
-            .bind(&[
-                JsValue::from_str(&key.id),
-                update.status.map_or(JsValue::NULL, JsValue::from_str),
-                num(u64::from(update.clear_all_models)),
-                update.check_after_s.map_or(JsValue::NULL, num),
-                num(u64::from(update.failures)),
-                num(now_s),
-                JsValue::from_str(&update.result),
-            ])?,
-        );
-    }
-    if !statements.is_empty() {
-        db.batch(statements).await?;
-    }
     Ok(())
 }

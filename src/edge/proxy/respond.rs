@@ -1,6 +1,6 @@
 //! Building responses: the Worker's own errors and texts, and upstream answers passed on.
 
-use super::hot_path;
+use super::relay;
 use crate::api_error::ApiError;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
@@ -83,7 +83,7 @@ pub fn api_error(error: &ApiError, attempts: Option<&str>) -> Result<Response> {
 /// An upstream success passed on: same status and headers, the body streamed through untouched (it never enters
 /// wasm), `set-cookie` removed, the CORS headers and the attempts header added — in one call into JS.
 pub fn stream_through(upstream: &Response, attempts: &str) -> Result<Response> {
-    Ok(CORS_PAIRS.with(|cors| hot_path::stream_through(upstream, cors, ATTEMPTS_HEADER, attempts)))
+    Ok(CORS_PAIRS.with(|cors| relay::stream_through(upstream, cors, ATTEMPTS_HEADER, attempts)))
 }
 
 /// An upstream answer whose body was already read: same status and headers (minus `set-cookie` and the stale
@@ -100,4 +100,11 @@ pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attemp
     }
     add_cors(&headers)?;
     Ok(Response::new_with_opt_buffer_source_and_init(Some(body), &init(status, &headers))?)
+}
+
+/// A plain 500 when even the error response could not be built.
+pub fn last_resort(error: &ApiError) -> Response {
+    let init = ResponseInit::new();
+    init.set_status(500);
+    Response::new_with_opt_str_and_init(Some(&error.message), &init).unwrap_or_else(|_| Response::new().unwrap_or_else(|_| JsValue::UNDEFINED.into()))
 }

@@ -3,12 +3,16 @@
 //! Everything before the first await is synchronous: with the provider's pool cached, the request goes straight to
 //! `relay` (see `forward`), which reads the body and shows it to [`admit`] for the model rules.
 
-use super::app::App;
-use super::forward::{forward, forward_and_wait, Admission, Body, Outbound};
+use super::client;
+use super::forward::{forward, forward_and_wait};
+use super::key_cache;
+use super::outbound::{Admission, Body, Outbound};
 use super::respond::Served;
-use super::{clock, key_cache, request};
 use crate::api_error::ApiError;
-use crate::providers::{self, Provider};
+use crate::attempt::Destination;
+use crate::edge::app::App;
+use crate::edge::clock;
+use crate::providers::{self, Provider, Unpoolable};
 use crate::request_model::{check_model, is_models_listing, model_of};
 use crate::service_keys::Grant;
 use crate::upstream::query_param;
@@ -31,20 +35,21 @@ pub struct Call<'a> {
 /// Serves one native request.
 pub fn handle(app: Rc<App>, req: &Request, call: Call<'_>, env: &Env, ctx: Rc<Context>) -> Result<Served, ApiError> {
     let Call { slug, rest, query, method } = call;
-    let provider = providers::find(slug).ok_or_else(|| {
-        ApiError::not_found("unknown_provider", format!("unknown provider {slug:?}: use an AI Gateway provider slug such as google-ai-studio, openai or openrouter"))
+    let provider = providers::find_poolable(slug).map_err(|problem| match problem {
+        Unpoolable::Unknown => ApiError::not_found(
+            "unknown_provider",
+            format!("unknown provider {slug:?}: use an AI Gateway provider slug such as google-ai-studio, openai or openrouter"),
+        ),
+        Unpoolable::NoStaticKeys => ApiError::not_poolable(slug),
     })?;
-    if !provider.poolable {
-        return Err(ApiError::bad_request("provider_not_poolable", format!("{slug} uses OAuth or request signing, not static API keys, so it cannot be pooled")));
-    }
     let headers = req.headers();
     let query_key = provider.accepts_query_key.then(|| query_param(query, "key")).flatten();
-    let presented = request::presented_key(&headers, provider.service_key_placements(), query_key)?;
+    let presented = client::presented_key(&headers, provider.service_key_placements(), query_key)?;
     let now_ms = clock::now_ms();
-    let grant = app.service_keys.authenticate(&presented, now_ms / 1_000).map_err(|d| ApiError::denied(d.status(), d.message()))?;
-    grant.permits(provider.slug, None).map_err(|d| ApiError::denied(d.status(), d.message()))?;
+    let grant = app.service_keys.authenticate(&presented, now_ms / 1_000).map_err(ApiError::denied)?;
+    grant.permits(provider.slug, None).map_err(ApiError::denied)?;
 
-    let forwarded = request::forwarded_headers(&headers)?;
+    let forwarded = client::forwarded_headers(&headers)?;
     let (body, model, admission) = if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
         (Body::Empty, admit(grant, provider, rest, &method, &[])?, None)
     } else {
@@ -52,12 +57,15 @@ pub fn handle(app: Rc<App>, req: &Request, call: Call<'_>, env: &Env, ctx: Rc<Co
         let admission: Admission = Box::new(move |body: &[u8]| admit(&grant, provider, &rest, &method, body));
         (Body::Unread(Clone::clone(req)), None, Some(admission))
     };
-    let outbound = Outbound {
+    let destination = Destination {
         provider,
         segment: provider.slug,
         key_placement: provider.key_placement_for(rest),
         rest: rest.to_string(),
         query: query.to_string(),
+    };
+    let outbound = Outbound {
+        destination,
         method,
         headers: forwarded,
         body,
@@ -87,6 +95,6 @@ fn admit(grant: &Grant, provider: &Provider, rest: &str, method: &str, body: &[u
             ))
         }
     }
-    grant.permits(provider.slug, model.as_deref()).map_err(|d| ApiError::denied(d.status(), d.message()))?;
+    grant.permits(provider.slug, model.as_deref()).map_err(ApiError::denied)?;
     Ok(model)
 }

@@ -3,11 +3,11 @@
 //! `USAGE_FLUSH_SECONDS` per isolate. The admin page also writes the pending tally (awaited) before it reads the
 //! figures, so what it shows includes this isolate's latest requests.
 
-use super::admin::add_usage;
+use crate::edge::d1::{num, text};
 use crate::usage_tally::{Batch, Tally};
 use crate::verdict::Verdict;
 use std::cell::RefCell;
-use worker::{console_error, Context, Env};
+use worker::{console_error, Context, D1Database, Env, Result};
 
 thread_local! {
     static TALLY: RefCell<Tally> = RefCell::new(Tally::default());
@@ -45,4 +45,26 @@ async fn write(env: &Env, batch: Batch, now_s: u64) {
         console_error!("writing usage figures of {} keys to D1 failed (kept for the next flush): {error}", batch.0.len());
         TALLY.with(|tally| tally.borrow_mut().restore(batch));
     }
+}
+
+/// Adds a usage batch to `key_usage`: one upsert for every key in it; keys deleted meanwhile are skipped.
+async fn add_usage(db: &D1Database, batch: &Batch, now_s: u64) -> Result<()> {
+    let sql = "INSERT INTO key_usage (key_id, requests, successes, rate_limited, errors, last_used_at, last_error, last_error_at, updated_at)
+      SELECT json_extract(j.value, '$.id'), json_extract(j.value, '$.requests'), json_extract(j.value, '$.successes'),
+             json_extract(j.value, '$.rate_limited'), json_extract(j.value, '$.errors'), json_extract(j.value, '$.last_used_at'),
+             json_extract(j.value, '$.last_error'), json_extract(j.value, '$.last_error_at'), ?2
+      FROM json_each(?1) AS j WHERE json_extract(j.value, '$.id') IN (SELECT id FROM keys)
+      ON CONFLICT (key_id) DO UPDATE SET
+        requests = key_usage.requests + excluded.requests,
+        successes = key_usage.successes + excluded.successes,
+        rate_limited = key_usage.rate_limited + excluded.rate_limited,
+        errors = key_usage.errors + excluded.errors,
+        last_used_at = max(COALESCE(key_usage.last_used_at, 0), COALESCE(excluded.last_used_at, 0)),
+        last_error = CASE WHEN excluded.last_error IS NOT NULL AND excluded.last_error_at >= COALESCE(key_usage.last_error_at, 0)
+                          THEN excluded.last_error ELSE key_usage.last_error END,
+        last_error_at = CASE WHEN excluded.last_error IS NOT NULL AND excluded.last_error_at >= COALESCE(key_usage.last_error_at, 0)
+                             THEN excluded.last_error_at ELSE key_usage.last_error_at END,
+        updated_at = excluded.updated_at";
+    db.prepare(sql).bind(&[text(&batch.to_json()), num(now_s)])?.run().await?;
+    Ok(())
 }

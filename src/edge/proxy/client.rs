@@ -1,13 +1,12 @@
 //! Reading the client's request: URL parts, the presented service key, allow-listed headers, and the body.
 //!
-//! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`].
+//! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`], with a running byte
+//! count whether or not the client declared a length.
 
-use super::hot_path;
+use super::relay::{self, ReadProblem};
 use crate::api_error::ApiError;
 use crate::providers::KeyPlacement;
-use js_sys::futures::JsFuture;
-use js_sys::{ArrayBuffer, Uint8Array};
-use wasm_bindgen::JsCast;
+use js_sys::Uint8Array;
 use web_sys::{Headers, Request};
 
 /// Largest request body accepted (Gemini takes inline files up to 20 MB).
@@ -60,7 +59,7 @@ pub const MAX_FORWARDED_HEADER_BYTES: usize = 8 * 1024;
 /// A copy of the client's headers that may travel upstream. A forwarded header over
 /// [`MAX_FORWARDED_HEADER_BYTES`] is refused with 431 before any key is used.
 pub fn forwarded_headers(headers: &Headers) -> Result<Headers, ApiError> {
-    hot_path::forwarded_headers(headers, MAX_FORWARDED_HEADER_BYTES).map_err(|name| ApiError {
+    relay::forwarded_headers(headers, MAX_FORWARDED_HEADER_BYTES).map_err(|name| ApiError {
         status: 431,
         kind: "invalid_request_error",
         code: "header_too_large",
@@ -68,6 +67,9 @@ pub fn forwarded_headers(headers: &Headers) -> Result<Headers, ApiError> {
         retry_after_s: None,
     })
 }
+
+/// How long the client's body may take to arrive (a 20 MB inline file on a slow line).
+pub const CLIENT_BODY_TIMEOUT_MS: u64 = 300_000;
 
 /// The body as JS bytes (for replay) and wasm bytes (for parsing); `None` for GET and HEAD.
 pub async fn read_body(request: &Request) -> Result<Option<(Uint8Array, Vec<u8>)>, ApiError> {
@@ -79,14 +81,17 @@ pub async fn read_body(request: &Request) -> Result<Option<(Uint8Array, Vec<u8>)
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    let promise = request.array_buffer().map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
-    let buffer = JsFuture::from(promise)
-        .await
-        .map_err(|_| ApiError::bad_request("unreadable_body", "the request body could not be read"))?;
-    let bytes = Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>());
-    if bytes.length() as usize > MAX_BODY_BYTES {
-        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    match relay::read_bounded(request.body(), MAX_BODY_BYTES, CLIENT_BODY_TIMEOUT_MS).await {
+        Ok(bytes) => {
+            let copy = bytes.to_vec();
+            Ok(Some((bytes, copy)))
+        }
+        Err(ReadProblem::TooLarge) => Err(ApiError::too_large(MAX_BODY_BYTES)),
+        Err(ReadProblem::Unreadable | ReadProblem::Late) => Err(unreadable()),
     }
-    let copy = bytes.to_vec();
-    Ok(Some((bytes, copy)))
+}
+
+/// The answer to a body that could not be read.
+pub fn unreadable() -> ApiError {
+    ApiError::bad_request("unreadable_body", "the request body could not be read")
 }

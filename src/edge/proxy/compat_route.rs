@@ -1,24 +1,28 @@
 //! `/api/compat/…`: the OpenAI-compatible API. Authenticate (Bearer) → parse `model` → route to the provider's
 //! own OpenAI-style path → the same attempt loop as the native proxy.
 
-use super::app::App;
-use super::forward::{forward_and_wait, Body, Outbound};
-use super::{clock, key_cache, request};
+use super::client;
+use super::forward::forward_and_wait;
+use super::key_cache;
+use super::outbound::{Body, Outbound};
+use super::relay;
 use crate::api_error::ApiError;
+use crate::attempt::Destination;
 use crate::compat::{self, Operation};
-use crate::providers::{self, KeyPlacement, Provider};
+use crate::edge::app::App;
+use crate::edge::clock;
+use crate::providers::{self, KeyPlacement, Provider, Unpoolable};
 use crate::request_model::{check_model, split_compat_model, CompatModelError};
 use crate::service_keys::Grant;
 use crate::upstream::{self, Base};
 use futures_util::future::join_all;
-use js_sys::futures::JsFuture;
-use js_sys::{ArrayBuffer, Uint8Array};
+use crate::verdict;
+use js_sys::Uint8Array;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Headers, Request, Response};
 use worker::{Context, Env};
 
@@ -29,24 +33,24 @@ struct ModelField<'a> {
 }
 
 fn authenticate<'a>(app: &'a App, req: &Request) -> Result<&'a Grant, ApiError> {
-    let presented = request::presented_key(&req.headers(), [KeyPlacement::Bearer].into_iter(), None)?;
-    app.service_keys.authenticate(&presented, clock::now_s()).map_err(|d| ApiError::denied(d.status(), d.message()))
+    let presented = client::presented_key(&req.headers(), [KeyPlacement::Bearer].into_iter(), None)?;
+    app.service_keys.authenticate(&presented, clock::now_s()).map_err(ApiError::denied)
 }
 
 fn known_provider(slug: &str) -> Result<&'static Provider, ApiError> {
-    let provider = providers::find(slug).ok_or_else(|| {
-        ApiError::bad_request("unknown_provider", format!("unknown provider {slug:?} in \"model\": use e.g. \"google-ai-studio/gemini-2.5-flash\""))
-    })?;
-    if !provider.poolable {
-        return Err(ApiError::bad_request("provider_not_poolable", format!("{slug} does not use static API keys and cannot be pooled")));
-    }
-    Ok(provider)
+    providers::find_poolable(slug).map_err(|problem| match problem {
+        Unpoolable::Unknown => ApiError::bad_request(
+            "unknown_provider",
+            format!("unknown provider {slug:?} in \"model\": use e.g. \"google-ai-studio/gemini-2.5-flash\""),
+        ),
+        Unpoolable::NoStaticKeys => ApiError::not_poolable(slug),
+    })
 }
 
 /// `POST /api/compat/chat/completions` and `POST /api/compat/embeddings`.
 pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env, ctx: Rc<Context>) -> Result<Response, ApiError> {
     let grant = authenticate(&app, req)?;
-    let Some((_, bytes)) = request::read_body(req).await? else {
+    let Some((_, bytes)) = client::read_body(req).await? else {
         return Err(ApiError::bad_request("missing_body", "send a JSON body"));
     };
     // JSON is UTF-8 (RFC 8259); serde skips the strings it does not keep without checking them, so check here.
@@ -59,7 +63,7 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
     let (slug, model) = split_compat_model(&full_model).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
     let provider = known_provider(slug)?;
     check_model(model).map_err(|problem| ApiError::bad_request("invalid_model", problem))?;
-    grant.permits(provider.slug, Some(model)).map_err(|d| ApiError::denied(d.status(), d.message()))?;
+    grant.permits(provider.slug, Some(model)).map_err(ApiError::denied)?;
 
     let target = compat::target(provider, operation, model).map_err(|_| {
         ApiError::bad_request("unsupported_operation", format!("{} has no OpenAI-style embeddings endpoint", provider.slug))
@@ -73,13 +77,15 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
     let body = compat::replace_model(&bytes, &target.upstream_model)
         .ok_or_else(|| ApiError::bad_request("invalid_model", "\"model\" must be a string at the top level of the body"))?;
     let outbound = Outbound {
-        provider,
-        segment: target.slug_segment,
-        rest: target.rest.to_string(),
-        key_placement: target.key_placement,
-        query: String::new(),
+        destination: Destination {
+            provider,
+            segment: target.slug_segment,
+            rest: target.rest.to_string(),
+            key_placement: target.key_placement,
+            query: String::new(),
+        },
         method: "POST".to_string(),
-        headers: request::forwarded_headers(&req.headers())?,
+        headers: client::forwarded_headers(&req.headers())?,
         body: Body::Buffered(Uint8Array::from(body.as_slice())),
         model: Some(model.to_string()),
         admission: None,
@@ -170,11 +176,13 @@ async fn listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'static
 async fn fetch_listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'static Provider, path: &'static str) -> Vec<String> {
     let Ok(headers) = Headers::new() else { return Vec::new() };
     let outbound = Outbound {
-        provider,
-        segment: provider.slug,
-        rest: path.to_string(),
-        key_placement: provider.key_placement_for(path),
-        query: String::new(),
+        destination: Destination {
+            provider,
+            segment: provider.slug,
+            rest: path.to_string(),
+            key_placement: provider.key_placement_for(path),
+            query: String::new(),
+        },
         method: "GET".to_string(),
         headers,
         body: Body::Empty,
@@ -182,13 +190,14 @@ async fn fetch_listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'
         admission: None,
     };
     let Ok(response) = forward_and_wait(app.clone(), env, ctx.clone(), outbound).await else { return Vec::new() };
-    if !(200..300).contains(&response.status()) {
+    if !verdict::is_success(response.status()) {
         return Vec::new();
     }
-    let Ok(promise) = response.array_buffer() else { return Vec::new() };
-    let buffer: Result<JsValue, JsValue> = JsFuture::from(promise).await;
-    match buffer {
-        Ok(buffer) => compat::parse_model_list(&Uint8Array::new(&buffer.unchecked_into::<ArrayBuffer>()).to_vec()),
+    match relay::read_bounded(response.body(), MAX_MODEL_LIST_BYTES, u64::from(app.config.upstream_timeout_ms)).await {
+        Ok(bytes) => compat::parse_model_list(&bytes.to_vec()),
         Err(_) => Vec::new(),
     }
 }
+
+/// Largest models listing read (Gemini's and OpenRouter's are a few hundred KB).
+const MAX_MODEL_LIST_BYTES: usize = 8 * 1024 * 1024;

@@ -1,16 +1,19 @@
-//! The Cron Trigger: re-checks keys that are out of the pool (blocked or exhausted) with the cheapest probe their
-//! provider allows, a few at a time within the subrequest limit, and records what it found. The same routine
-//! serves the admin page's "check now".
+//! The scheduled re-check wing (the Cron Trigger): keys that are out of the pool (blocked or exhausted) are probed
+//! with the cheapest request their provider allows, a few at a time within the subrequest limit, and what the
+//! probes found is recorded. The same routine serves the admin page's "check now". The policy — which probe, what a
+//! finding changes, the back-off — is [`crate::recheck`]; the probe itself is the proxy's
+//! ([`crate::edge::proxy::probe`]).
 
-use super::app::{self, App};
-use super::forward::{probe_once, Body, Outbound};
-use super::{clock, key_cache, store};
+mod store;
+
+use crate::attempt::Destination;
+use crate::edge::app::{self, App};
+use crate::edge::clock;
+use crate::edge::proxy::{self, Probe};
 use crate::pool::parse_model_coolings;
 use crate::providers;
 use crate::recheck::{self, Finding};
 use futures_util::future::join_all;
-use js_sys::Uint8Array;
-use web_sys::Headers;
 use worker::{console_error, console_log, event, Env, ScheduleContext, ScheduledEvent};
 
 #[event(scheduled)]
@@ -53,7 +56,7 @@ async fn check<'a>(app: &App, db: &worker::D1Database, keys: &'a [store::OutKey]
     store::record_checks(db, &findings, now_s).await?;
     for (key, finding) in &findings {
         if *finding == Finding::Restore {
-            key_cache::invalidate(&key.provider);
+            proxy::invalidate_pool(&key.provider);
         }
     }
     Ok(findings)
@@ -63,25 +66,20 @@ async fn probe(app: &App, key: &store::OutKey, now_s: u64) -> Finding {
     let Some(provider) = providers::find(&key.provider) else { return Finding::Unprobeable };
     let coolings = parse_model_coolings(key.model_coolings.as_deref());
     let absence = recheck::Absence::of(&key.status, &coolings, now_s);
-    let Some(probe) = recheck::probe_for(provider, absence, &coolings, now_s) else {
+    let Some(plan) = recheck::probe_for(provider, absence, &coolings, now_s) else {
         return Finding::Unprobeable;
     };
-    let Ok(headers) = Headers::new() else { return Finding::Inconclusive("internal") };
-    if probe.body.is_some() {
-        let _ = headers.set("content-type", "application/json");
-    }
-    let outbound = Outbound {
-        provider,
-        segment: provider.slug,
-        rest: probe.rest.to_string(),
-        key_placement: probe.key_placement,
-        query: String::new(),
-        method: probe.method.to_string(),
-        headers,
-        body: probe.body.as_deref().map_or(Body::Empty, |b| Body::Buffered(Uint8Array::from(b.as_bytes()))),
-        model: None,
-        admission: None,
+    let request = Probe {
+        destination: Destination {
+            provider,
+            segment: provider.slug,
+            rest: plan.rest.to_string(),
+            query: String::new(),
+            key_placement: plan.key_placement,
+        },
+        method: plan.method,
+        body: plan.body.as_deref(),
     };
     let short_id = key.id.get(..8).unwrap_or(&key.id);
-    recheck::judge(probe_once(app, &outbound, &key.key, short_id).await)
+    recheck::judge(proxy::probe(app, &request, &key.key, short_id).await)
 }

@@ -1,0 +1,14 @@
+//! Binding values to D1 statements, the same way in every wing: numbers as JS numbers (exact to 2^53; D1's own
+//! integer binding is 32-bit, too small for unix milliseconds) and text as JS strings.
+
+use wasm_bindgen::JsValue;
+
+/// A number bound as a JS number.
+pub fn num(value: u64) -> JsValue {
+    JsValue::from_f64(value as f64)
+}
+
+/// Text bound as a JS string.
+pub fn text(value: &str) -> JsValue {
+    JsValue::from_str(value)
+}

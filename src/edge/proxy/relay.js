@@ -1,0 +1,189 @@
+// @ts-check
+// The JavaScript half of the proxy: awaiting and moving bytes, nothing else. Called from src/edge/proxy/relay.rs
+// and src/edge/proxy/forward.rs; type-checked by `tsc --checkJs` in `npm test` against the TypeScript declarations
+// wasm-bindgen writes for the Rust exports (build/index.d.ts).
+//
+// Rust decides everything: which key, which URL, which headers may travel, what an answer means, every size and
+// time limit, and what the client gets. These functions do the runtime work that would otherwise take one
+// wasm-to-JS crossing per header, per setter and per timer, and `relay` does the awaiting, so a request's success
+// path needs no wasm-bindgen future at all.
+
+/** @typedef {import("../../../build/types/one_balance.js").Forwarding} Forwarding */
+
+/** @typedef {Uint8Array<ArrayBuffer>} Bytes */
+
+/**
+ * What `send` resolves to: the upstream's answer once its headers arrived, or why there is none.
+ * @typedef {{ response: Response, timedOut: false } | { response: undefined, timedOut: boolean }} Sent
+ */
+
+/**
+ * What `readBounded` resolves to: the bytes, or why there are none.
+ * @typedef {{ bytes: Bytes, problem: undefined } | { bytes: undefined, problem: "too_large" | "unreadable" | "late" }} Read
+ */
+
+/**
+ * The limits `relay` applies, decided in Rust (src/edge/proxy/forward.rs `RelayLimits`): the client's body at most
+ * `bodyBytes`, read within `bodyTimeoutMs`; an error answer's body at most `errorBodyBytes` (the rest is not read).
+ * @typedef {{ bodyBytes: number, bodyTimeoutMs: number, errorBodyBytes: number }} Limits
+ */
+
+/**
+ * A copy of the client's headers holding only the allow-listed names (lower-case), in one crossing; or, when one
+ * of them is longer than maxLength, that header's name (header values are byte strings: length = bytes).
+ * @param {Headers} source
+ * @param {string[]} names
+ * @param {number} maxLength
+ * @returns {Headers | string}
+ */
+export function allowedHeaders(source, names, maxLength) {
+  const out = new Headers();
+  for (const name of names) {
+    const value = source.get(name);
+    if (value === null) continue;
+    if (value.length > maxLength) return name;
+    out.set(name, value);
+  }
+  return out;
+}
+
+/**
+ * One upstream request. Resolves once the answer's headers arrive, or when none arrive within timeoutMs (the fetch
+ * is then aborted), or when the fetch fails. The timer is cleared as soon as the headers are in, so a streamed body
+ * is never cut by it. Redirects are not followed: a pool key must not travel to another origin.
+ * @param {string} url
+ * @param {string} method
+ * @param {Headers} headers
+ * @param {Bytes | undefined} body
+ * @param {number} timeoutMs
+ * @returns {Promise<Sent>}
+ */
+export async function send(url, method, headers, body, timeoutMs) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const response = await fetch(url, { method, headers, body, redirect: "manual", signal: controller.signal });
+    return { response, timedOut: false };
+  } catch {
+    return { response: undefined, timedOut: controller.signal.aborted };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A body read with a running byte count: the stream is cancelled as soon as it passes maxBytes (whatever
+ * Content-Length said, or whether it said anything), and given up when it has not ended within timeoutMs.
+ * @param {ReadableStream<Bytes> | null} stream
+ * @param {number} maxBytes
+ * @param {number} timeoutMs
+ * @returns {Promise<Read>}
+ */
+export async function readBounded(stream, maxBytes, timeoutMs) {
+  if (stream === null) return { bytes: new Uint8Array(0), problem: undefined };
+  const reader = stream.getReader();
+  /** @type {Bytes[]} */
+  const chunks = [];
+  let total = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @type {Promise<"late">} */
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, "late");
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === "late") {
+        reader.cancel().catch(() => {});
+        return { bytes: undefined, problem: "late" };
+      }
+      if (next.done) break;
+      total += next.value.byteLength;
+      if (total > maxBytes) {
+        reader.cancel().catch(() => {});
+        return { bytes: undefined, problem: "too_large" };
+      }
+      chunks.push(next.value);
+    }
+  } catch {
+    return { bytes: undefined, problem: "unreadable" };
+  } finally {
+    clearTimeout(timer);
+  }
+  if (chunks.length === 1) return { bytes: chunks[0], problem: undefined };
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return { bytes, problem: undefined };
+}
+
+/**
+ * An upstream answer passed on: same status, the body streamed through untouched, minus the headers in `strip`,
+ * plus the `fixed` pairs ([name, value, name, value, …]) and one more `name: value`.
+ * @param {Response} upstream
+ * @param {string[]} strip
+ * @param {string[]} fixed
+ * @param {string} name
+ * @param {string} value
+ * @returns {Response}
+ */
+export function passThrough(upstream, strip, fixed, name, value) {
+  const response = new Response(upstream.body, upstream);
+  const headers = response.headers;
+  for (const stripped of strip) headers.delete(stripped);
+  for (let i = 0; i + 1 < fixed.length; i += 2) headers.set(fixed[i], fixed[i + 1]);
+  headers.set(name, value);
+  return response;
+}
+
+/**
+ * The attempt loop's waiting. `job` (src/edge/proxy/forward.rs) decides synchronously which key to try, what an
+ * answer means and what the client gets; this function only awaits: the client's body (when `request` is given:
+ * read here within `maxBodyBytes`, then shown to `job.admit`), each attempt, an error answer's body, the pause
+ * between attempts. Resolves to the client's Response. `headers` is the allow-listed copy of the client's headers;
+ * `job` is freed when the loop ends.
+ * @param {Forwarding} job
+ * @param {string} method
+ * @param {Headers} headers
+ * @param {Bytes | undefined} body
+ * @param {Request | undefined} request
+ * @param {Limits} limits
+ * @returns {Promise<Response>}
+ */
+export async function relay(job, method, headers, body, request, limits) {
+  try {
+    if (request !== undefined) {
+      if (Number(request.headers.get("content-length")) > limits.bodyBytes) return job.tooLarge();
+      const read = await readBounded(request.body, limits.bodyBytes, limits.bodyTimeoutMs);
+      if (read.bytes === undefined) return read.problem === "too_large" ? job.tooLarge() : job.unreadable();
+      body = read.bytes;
+      const refused = job.admit(body);
+      if (refused !== undefined) return refused;
+    }
+    for (;;) {
+      // `next` puts the next key (and the gateway's headers) into `headers`, and gives the URL.
+      const url = job.next(headers);
+      if (url === undefined) return job.finish();
+      const timeoutMs = job.attemptTimeoutMs();
+      const sent = await send(url, method, headers, body, timeoutMs);
+      if (sent.response === undefined) {
+        if (sent.timedOut) job.timedOut();
+        else job.unreachable();
+        continue;
+      }
+      const delivered = job.answered(sent.response);
+      if (delivered !== undefined) return delivered;
+      const read = await readBounded(sent.response.body, limits.errorBodyBytes, timeoutMs);
+      const final = job.rejected(sent.response, read.bytes ?? new Uint8Array(0));
+      if (final !== undefined) return final;
+      const pauseMs = job.pauseMs();
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  } finally {
+    job.free();
+  }
+}

@@ -1,0 +1,115 @@
+//! Bindings to `relay.js`, the JavaScript half of the proxy: the allow-listed header copy, one upstream request
+//! with its time-out ([`send`]), one bounded body read ([`read_bounded`]) and the pass-through response, each done
+//! in one call into JavaScript. `relay` itself, the attempt loop's awaiting, is bound in [`super::forward`], which
+//! owns the object it drives.
+//!
+//! The results JavaScript hands back are named types ([`Sent`], [`Read`]) declared on both sides: here as
+//! `extern` types with getters, in `relay.js` as JSDoc typedefs that `tsc --checkJs` checks in `npm test`.
+
+use crate::upstream::{FORWARDED_REQUEST_HEADERS, STRIPPED_RESPONSE_HEADERS};
+use js_sys::futures::JsFuture;
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use web_sys::{Headers, ReadableStream, Response};
+
+#[wasm_bindgen(module = "/src/edge/proxy/relay.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = allowedHeaders)]
+    fn allowed_headers(source: &Headers, names: &Array, max_length: f64) -> JsValue;
+
+    #[wasm_bindgen(js_name = send)]
+    fn send_js(url: &str, method: &str, headers: &Headers, body: Option<Uint8Array>, timeout_ms: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = readBounded)]
+    fn read_bounded_js(stream: Option<ReadableStream>, max_bytes: f64, timeout_ms: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = passThrough)]
+    fn pass_through(upstream: &Response, strip: &Array, fixed: &Array, name: &str, value: &str) -> Response;
+
+    /// What `send` resolves to (the `Sent` typedef of `relay.js`).
+    pub type Sent;
+    #[wasm_bindgen(method, getter)]
+    fn response(this: &Sent) -> Option<Response>;
+    #[wasm_bindgen(method, getter, js_name = timedOut)]
+    fn timed_out(this: &Sent) -> bool;
+
+    /// What `readBounded` resolves to (the `Read` typedef of `relay.js`).
+    pub type Read;
+    #[wasm_bindgen(method, getter)]
+    fn bytes(this: &Read) -> Option<Uint8Array>;
+    #[wasm_bindgen(method, getter)]
+    fn problem(this: &Read) -> Option<String>;
+}
+
+fn strings(items: &[&str]) -> Array {
+    items.iter().map(|item| JsValue::from_str(item)).collect()
+}
+
+thread_local! {
+    static FORWARDED: Array = strings(FORWARDED_REQUEST_HEADERS);
+    static STRIPPED: Array = strings(STRIPPED_RESPONSE_HEADERS);
+}
+
+/// A copy of the client's headers holding only [`FORWARDED_REQUEST_HEADERS`]; `Err(name)` when the value of one of
+/// them is longer than `max_bytes`.
+pub fn forwarded_headers(source: &Headers, max_bytes: usize) -> Result<Headers, String> {
+    let copied = FORWARDED.with(|names| allowed_headers(source, names, max_bytes as f64));
+    match copied.as_string() {
+        Some(too_long) => Err(too_long),
+        None => Ok(copied.unchecked_into()),
+    }
+}
+
+/// The upstream's answer with its body streaming through, minus [`STRIPPED_RESPONSE_HEADERS`], plus the `fixed`
+/// header pairs and `name: value`.
+pub fn stream_through(upstream: &Response, fixed: &Array, name: &str, value: &str) -> Response {
+    STRIPPED.with(|strip| pass_through(upstream, strip, fixed, name, value))
+}
+
+/// How one upstream request went.
+pub enum SendOutcome {
+    /// Its response headers arrived.
+    Answered(Response),
+    /// None arrived within the time-out.
+    TimedOut,
+    /// It could not be sent, or the connection failed.
+    Unreachable,
+}
+
+/// Sends one upstream request and waits for its response headers, at most `timeout_ms`.
+pub async fn send(url: &str, method: &str, headers: &Headers, body: Option<Uint8Array>, timeout_ms: u64) -> SendOutcome {
+    let Ok(sent) = JsFuture::from(send_js(url, method, headers, body, timeout_ms as f64)).await else {
+        return SendOutcome::Unreachable;
+    };
+    let sent: Sent = sent.unchecked_into();
+    match sent.response() {
+        Some(response) => SendOutcome::Answered(response),
+        None if sent.timed_out() => SendOutcome::TimedOut,
+        None => SendOutcome::Unreachable,
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadProblem {
+    /// It passed the limit (the stream was cancelled there).
+    TooLarge,
+    /// The stream failed.
+    Unreadable,
+    /// It did not end within the time allowed.
+    Late,
+}
+
+/// Reads a body with a running byte count, at most `max_bytes` and within `timeout_ms`.
+pub async fn read_bounded(stream: Option<ReadableStream>, max_bytes: usize, timeout_ms: u64) -> Result<Uint8Array, ReadProblem> {
+    let Ok(read) = JsFuture::from(read_bounded_js(stream, max_bytes as f64, timeout_ms as f64)).await else {
+        return Err(ReadProblem::Unreadable);
+    };
+    let read: Read = read.unchecked_into();
+    match (read.bytes(), read.problem().as_deref()) {
+        (Some(bytes), _) => Ok(bytes),
+        (None, Some("too_large")) => Err(ReadProblem::TooLarge),
+        (None, Some("late")) => Err(ReadProblem::Late),
+        (None, _) => Err(ReadProblem::Unreadable),
+    }
+}
