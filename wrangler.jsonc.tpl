@@ -22,7 +22,7 @@
     // Distinct pool keys tried for one request.
     "MAX_ATTEMPTS": "10",
     // How long an isolate trusts its copy of a provider's keys before re-reading D1.
-    "KEY_CACHE_TTL_SECONDS": "60",
+    "KEY_CACHE_TTL_SECONDS": "10",
     // Seconds between two writes of an isolate's per-key usage figures (requests, 429s, errors) to D1, 0 to 86400.
     // Each write costs one D1 row per key used since the last one; raise it if the free plan's 100,000 rows
     // written per day get tight (see README).

@@ -221,6 +221,8 @@ pub struct AttemptLoop {
     in_flight: Option<InFlight>,
     last_failure: Option<Failure>,
     paused_until_s: Option<u64>,
+    /// The last `next` found no key it could try in the pool (not the limits or a pause ended the loop).
+    out_of_keys: bool,
 }
 
 impl AttemptLoop {
@@ -235,6 +237,7 @@ impl AttemptLoop {
             in_flight: None,
             last_failure: None,
             paused_until_s: None,
+            out_of_keys: false,
         }
     }
 
@@ -277,7 +280,10 @@ impl AttemptLoop {
             Some(Pick::Ready(index)) => index,
             // Every key is cooling: try the one that frees soonest, once, and only if nothing was tried yet.
             Some(Pick::Cooling { index, .. }) if self.tried.is_empty() => index,
-            _ => return Next::Finish(self.ending(pool, now_s)),
+            _ => {
+                self.out_of_keys = true;
+                return Next::Finish(self.ending(pool, now_s));
+            }
         };
         let (Some(key), Ok(base)) = (pool.key(index), upstream::base_for(config, self.destination.provider, rng.usize(..))) else {
             return Next::Finish(self.ending(pool, now_s));
@@ -297,6 +303,18 @@ impl AttemptLoop {
             number: self.tried.len(),
             timeout_ms: self.limits.deadline_ms.saturating_sub(now_ms).clamp(1, self.limits.upstream_timeout_ms.max(1)),
         })
+    }
+
+    /// Whether the loop ended only because `pool`, a window of the provider's keys, had no key left to try: another
+    /// window may have one (see [`crate::pool::WINDOW_KEYS`]).
+    pub fn wants_another_window(&self, pool: &KeyPool) -> bool {
+        self.out_of_keys && !pool.is_complete() && self.paused_until_s.is_none() && self.tried.len() < self.limits.max_attempts
+    }
+
+    /// Continues with `new`, another window of the same provider, instead of `old`: keys already tried stay tried.
+    pub fn adopt_pool(&mut self, old: &KeyPool, new: &KeyPool) {
+        self.tried = self.tried.iter().filter_map(|&i| old.key(i).and_then(|key| new.index_of(&key.id))).collect();
+        self.out_of_keys = false;
     }
 
     /// Judges the outcome of the attempt in flight. `None` when no attempt is in flight (a caller's mistake).
@@ -623,6 +641,44 @@ mod tests {
         assert_eq!(l.next(&p, &breaker, &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::Throttled { retry_after_s: 30 }));
         let mut later = new_loop(&cfg);
         assert_eq!(later.next(&p, &breaker, &cfg, NOW_MS + 1_000, &mut rng()), Next::Finish(Ending::Throttled { retry_after_s: 29 }), "later requests see the pause at once");
+    }
+
+    #[test]
+    fn an_exhausted_window_asks_for_another_and_keys_tried_stay_tried_in_it() {
+        let cfg = gateway();
+        let keys = |ids: &[&str], cooling: u64| {
+            ids.iter()
+                .map(|id| PoolKey {
+                    id: id.to_string(),
+                    secret: Secret::new(format!("s-{id}")),
+                    coolings: vec![("m".to_string(), ModelCooling { end_at_s: cooling, ..Default::default() })],
+                })
+                .collect::<Vec<_>>()
+        };
+        let window = KeyPool::window(keys(&["a", "b"], 0), false);
+        let mut l = new_loop(&cfg);
+        for _ in 0..2 {
+            send(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+            judge(&mut l, answered(429, Verdict::RateLimited(CoolHint::None)));
+        }
+        assert!(matches!(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(_)));
+        assert!(l.wants_another_window(&window));
+        assert!(!l.wants_another_window(&KeyPool::new(keys(&["a", "b"], 0))), "a complete pool has no other window");
+        let next_window = KeyPool::window(keys(&["b", "c"], 0), false);
+        l.adopt_pool(&window, &next_window);
+        let attempt = send(l.next(&next_window, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        assert_eq!(next_window.key(attempt.index).map(|k| k.id.as_str()), Some("c"), "b was tried in the first window");
+    }
+
+    #[test]
+    fn a_loop_ended_by_its_limits_wants_no_other_window() {
+        let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://gw"), ("MAX_ATTEMPTS", "1")]);
+        let window = KeyPool::window(vec![PoolKey { id: "a".into(), secret: Secret::new("s".into()), coolings: vec![] }, PoolKey { id: "b".into(), secret: Secret::new("t".into()), coolings: vec![] }], false);
+        let mut l = new_loop(&cfg);
+        send(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        judge(&mut l, answered(503, Verdict::Transient));
+        assert!(matches!(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(_)));
+        assert!(!l.wants_another_window(&window));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct Config {
     pub consecutive_429_threshold: u32,
     /// Distinct keys tried per request.
     pub max_attempts: u32,
-    /// Seconds an isolate trusts its cached copy of a provider's keys.
+    /// How often, in seconds, an isolate reads D1's change feed (a poll every half of it); 0 reloads on every request.
     pub key_cache_ttl_s: u32,
     /// Milliseconds an upstream may take to send response headers.
     pub upstream_timeout_ms: u32,
@@ -110,7 +110,7 @@ impl Config {
             gateway_base_url,
             consecutive_429_threshold: number(text("CONSECUTIVE_429_THRESHOLD"), "CONSECUTIVE_429_THRESHOLD", 2, 1..=100)?,
             max_attempts: number(text("MAX_ATTEMPTS"), "MAX_ATTEMPTS", 10, 1..=40)?,
-            key_cache_ttl_s: number(text("KEY_CACHE_TTL_SECONDS"), "KEY_CACHE_TTL_SECONDS", 60, 0..=3600)?,
+            key_cache_ttl_s: number(text("KEY_CACHE_TTL_SECONDS"), "KEY_CACHE_TTL_SECONDS", 10, 0..=3600)?,
             upstream_timeout_ms: number(text("UPSTREAM_TIMEOUT_MS"), "UPSTREAM_TIMEOUT_MS", 60_000, 100..=600_000)?,
             usage_flush_s: number(text("USAGE_FLUSH_SECONDS"), "USAGE_FLUSH_SECONDS", 300, 0..=86_400)?,
         })
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(cfg.account_id, None);
         assert_eq!(cfg.consecutive_429_threshold, 2);
         assert_eq!(cfg.max_attempts, 10);
-        assert_eq!(cfg.key_cache_ttl_s, 60);
+        assert_eq!(cfg.key_cache_ttl_s, 10);
         assert_eq!(cfg.upstream_timeout_ms, 60_000);
     }
 

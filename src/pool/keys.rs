@@ -1,4 +1,5 @@
-//! Pool keys and their per-model state: what D1 said at load time, merged with what this isolate learned since.
+//! Pool keys and their per-model state: what D1 said at load time, merged with what this isolate learned since —
+//! from its own requests, and from D1's change feed (another isolate's cooldown, an admin's unblock).
 
 use crate::cooldown::{ModelCooling, ALL_MODELS};
 use serde_json::Value;
@@ -66,16 +67,38 @@ impl PoolKey {
 /// What this isolate learned about a key after loading it.
 #[derive(Debug, Clone, Default)]
 struct Learned {
-    blocked: bool,
+    /// Out of the pool: blocked, deleted, or no longer active.
+    gone: bool,
     coolings: Vec<(String, ModelCooling)>,
+    /// `coolings` is the key's whole state as D1 last showed it, not additions to what was loaded.
+    replaces_loaded: bool,
     learned_at_s: u64,
 }
 
-/// The keys of one provider at one moment, plus what was learned since.
+/// A key's row as the change feed shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedKey {
+    /// Row id.
+    pub id: String,
+    /// The row now: `None` when it was deleted or is no longer active.
+    pub active: Option<ActiveRow>,
+}
+
+/// An active key's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRow {
+    /// The provider API key.
+    pub secret: Secret,
+    /// Per-model state from `model_coolings`.
+    pub coolings: Vec<(String, ModelCooling)>,
+}
+
+/// The keys of one provider at one moment (all of them, or a window of them), plus what was learned since.
 #[derive(Debug, Clone, Default)]
 pub struct KeyPool {
     keys: Vec<PoolKey>,
     learned: HashMap<String, Learned>,
+    complete: bool,
 }
 
 fn entry<'a>(coolings: &'a [(String, ModelCooling)], model: &str) -> Option<&'a ModelCooling> {
@@ -90,9 +113,19 @@ fn set_entry(coolings: &mut Vec<(String, ModelCooling)>, model: &str, state: Mod
 }
 
 impl KeyPool {
-    /// A pool over these keys, with nothing learned yet.
+    /// A pool over all of a provider's active keys, with nothing learned yet.
     pub fn new(keys: Vec<PoolKey>) -> KeyPool {
-        KeyPool { keys, learned: HashMap::new() }
+        KeyPool { keys, learned: HashMap::new(), complete: true }
+    }
+
+    /// A pool over a window of a provider's active keys (`complete`: the window holds every one of them).
+    pub fn window(keys: Vec<PoolKey>, complete: bool) -> KeyPool {
+        KeyPool { keys, learned: HashMap::new(), complete }
+    }
+
+    /// Whether the pool holds every active key of its provider (else it is a window of them).
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// Number of keys loaded (blocked-since-load included).
@@ -110,9 +143,14 @@ impl KeyPool {
         self.keys.get(index)
     }
 
-    /// Whether the key was blocked since it was loaded.
+    /// The index of the key with this row id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.keys.iter().position(|k| k.id == id)
+    }
+
+    /// Whether the key left the pool since it was loaded (blocked, deleted, no longer active).
     pub fn is_blocked(&self, index: usize) -> bool {
-        self.keys.get(index).and_then(|k| self.learned.get(&k.id)).is_some_and(|l| l.blocked)
+        self.keys.get(index).and_then(|k| self.learned.get(&k.id)).is_some_and(|l| l.gone)
     }
 
     /// The (key, model) state now: the later end and the newer streak of D1's and this isolate's view; the
@@ -120,9 +158,8 @@ impl KeyPool {
     pub fn state(&self, index: usize, model: Option<&str>) -> ModelCooling {
         let Some(key) = self.keys.get(index) else { return ModelCooling::default() };
         let learned = self.learned.get(&key.id);
-        let lookup = |name: &str| {
-            learned.and_then(|l| entry(&l.coolings, name)).or_else(|| entry(&key.coolings, name)).copied()
-        };
+        let loaded = if learned.is_some_and(|l| l.replaces_loaded) { &[][..] } else { &key.coolings[..] };
+        let lookup = |name: &str| learned.and_then(|l| entry(&l.coolings, name)).or_else(|| entry(loaded, name)).copied();
         let all = lookup(ALL_MODELS).unwrap_or_default();
         let Some(model) = model else { return all };
         let mut state = lookup(model).unwrap_or_default();
@@ -133,12 +170,9 @@ impl KeyPool {
     /// The stored state of (key, model) alone, without the all-models entry: the base of the next update.
     pub fn model_entry(&self, index: usize, model: &str) -> ModelCooling {
         let Some(key) = self.keys.get(index) else { return ModelCooling::default() };
-        self.learned
-            .get(&key.id)
-            .and_then(|l| entry(&l.coolings, model))
-            .or_else(|| entry(&key.coolings, model))
-            .copied()
-            .unwrap_or_default()
+        let learned = self.learned.get(&key.id);
+        let loaded = if learned.is_some_and(|l| l.replaces_loaded) { &[][..] } else { &key.coolings[..] };
+        learned.and_then(|l| entry(&l.coolings, model)).or_else(|| entry(loaded, model)).copied().unwrap_or_default()
     }
 
     /// Records a new (key, model) state learned in this isolate. Keyed by id, so it applies to whichever snapshot
@@ -149,7 +183,34 @@ impl KeyPool {
 
     /// Records that the key was found invalid.
     pub fn learn_blocked(&mut self, key_id: &str, now_s: u64) {
-        self.learned_mut(key_id, now_s).blocked = true;
+        self.learned_mut(key_id, now_s).gone = true;
+    }
+
+    /// Applies a key's row as D1's change feed showed it at `observed_at_s`: its state replaces what was loaded and
+    /// learned before (an admin may have ended a cooldown), unless this isolate learned something about the key at
+    /// or after that moment (its own write will show in a later change). A key the pool does not hold joins it when
+    /// the pool holds every key of its provider; a window ignores it.
+    pub fn apply_change(&mut self, change: ChangedKey, observed_at_s: u64) {
+        if self.learned.get(&change.id).is_some_and(|l| l.learned_at_s >= observed_at_s) {
+            return;
+        }
+        let held = self.keys.iter().any(|k| k.id == change.id);
+        match change.active {
+            Some(row) => {
+                if !held {
+                    if !self.complete {
+                        return;
+                    }
+                    self.keys.push(PoolKey { id: change.id.clone(), secret: row.secret, coolings: Vec::new() });
+                }
+                let learned = Learned { gone: false, coolings: row.coolings, replaces_loaded: true, learned_at_s: observed_at_s };
+                self.learned.insert(change.id, learned);
+            }
+            None if held => {
+                self.learned_mut(&change.id, observed_at_s).gone = true;
+            }
+            None => {}
+        }
     }
 
     fn learned_mut(&mut self, key_id: &str, now_s: u64) -> &mut Learned {
@@ -268,6 +329,56 @@ mod tests {
         fresh.carry_recent_learning(&old, 1_120, 30);
         assert!(!fresh.is_blocked(0), "learned 120 s ago: D1 has had time to show it");
         assert!(fresh.is_blocked(1));
+    }
+
+    fn change(id: &str, coolings: &[(&str, u64)]) -> ChangedKey {
+        let coolings = coolings.iter().map(|(m, end)| (m.to_string(), ModelCooling { end_at_s: *end, ..Default::default() })).collect();
+        ChangedKey { id: id.to_string(), active: Some(ActiveRow { secret: Secret::new(format!("secret-{id}")), coolings }) }
+    }
+
+    #[test]
+    fn a_change_from_d1_replaces_the_loaded_state_so_an_ended_cooldown_ends_here_too() {
+        let mut pool = KeyPool::new(vec![key("a", &[("m", 900), ("n", 900)])]);
+        pool.apply_change(change("a", &[("n", 500)]), 100);
+        assert_eq!(pool.state(0, Some("m")).end_at_s, 0, "the admin ended the cooldown on m");
+        assert_eq!(pool.state(0, Some("n")).end_at_s, 500);
+        assert_eq!(pool.model_entry(0, "m"), ModelCooling::default());
+    }
+
+    #[test]
+    fn a_change_older_than_what_this_isolate_learned_is_skipped() {
+        let mut pool = KeyPool::new(vec![key("a", &[])]);
+        pool.learn_state("a", "m", ModelCooling { end_at_s: 700, ..Default::default() }, 200);
+        pool.apply_change(change("a", &[]), 150);
+        assert_eq!(pool.state(0, Some("m")).end_at_s, 700, "our own write has not reached the feed yet");
+        pool.apply_change(change("a", &[("m", 700)]), 210);
+        assert_eq!(pool.state(0, Some("m")).end_at_s, 700);
+        pool.learn_state("a", "m", ModelCooling { end_at_s: 800, ..Default::default() }, 220);
+        assert_eq!(pool.state(0, Some("m")).end_at_s, 800, "learning on top of a replaced state works");
+    }
+
+    #[test]
+    fn a_removed_key_leaves_the_pool_and_an_unblocked_key_comes_back() {
+        let mut pool = KeyPool::new(vec![key("a", &[]), key("b", &[])]);
+        pool.apply_change(ChangedKey { id: "a".to_string(), active: None }, 100);
+        assert!(pool.is_blocked(0));
+        pool.apply_change(change("a", &[]), 200);
+        assert!(!pool.is_blocked(0), "unblocked on the admin page");
+        assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn a_new_key_joins_a_complete_pool_at_the_end_but_not_a_window() {
+        let mut whole = KeyPool::new(vec![key("a", &[])]);
+        whole.apply_change(change("z", &[]), 100);
+        assert_eq!((whole.len(), whole.key(1).map(|k| k.id.as_str())), (2, Some("z")));
+        assert_eq!(whole.key(0).map(|k| k.id.as_str()), Some("a"), "existing indices never shift");
+        let mut window = KeyPool::window(vec![key("a", &[])], false);
+        window.apply_change(change("z", &[]), 100);
+        assert_eq!(window.len(), 1);
+        assert!(!window.is_complete());
+        window.apply_change(ChangedKey { id: "unknown".to_string(), active: None }, 100);
+        assert_eq!(window.len(), 1);
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! The key pool of one provider as an isolate sees it: the active keys read from D1, plus what this isolate has
-//! learned since (cooldowns, blocks, cleared streaks), and the choice of which key a request tries next.
+//! The key pool of one provider as an isolate sees it: the active keys read from D1 (all of them, or a bounded
+//! window of them), plus what this isolate has learned since (its own cooldowns and blocks, and what D1's change
+//! feed says others changed), and the choice of which key a request tries next.
 //!
-//! The list of keys is built once per cache period and never changed afterwards; what a request learns goes into a
-//! separate map keyed by key id, so a request that is iterating the list never sees it shift under it.
+//! The list of keys never shifts while a request uses it: what a request learns goes into a separate map keyed by
+//! key id, and keys that join the pool are appended.
 
+mod feed;
 mod keys;
 mod select;
+mod window;
 
-pub use keys::{parse_model_coolings, KeyPool, PoolKey, Secret};
+pub use feed::{read_feed, FeedReading, FeedRow, Poll, Reload, Removal, REMOVALS_KEPT_S, ROWS_PER_POLL};
+pub use keys::{parse_model_coolings, ActiveRow, ChangedKey, KeyPool, PoolKey, Secret};
 pub use select::{pick, Pick, RANDOM_PROBES};
+pub use window::{pivot, WINDOW_KEYS};

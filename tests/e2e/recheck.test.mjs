@@ -185,17 +185,17 @@ describe("scheduled re-check of blocked keys", { timeout: 60_000 }, () => {
     within(r.check_after, run2, 24 * HOUR, "capped at a day");
   });
 
-  test("a key not yet due is not probed, and a row from before the re-check columns (NULL) is due", async () => {
+  test("a key not yet due is not probed, and a blocked row the migrations marked due (0) is", async () => {
     const later = nowS() + 1_800;
     const notDue = await seed("google-ai-studio", { status: "blocked", checkAfter: later, failures: 1 });
-    const legacy = await seed("google-ai-studio", { status: "blocked", checkAfter: null });
+    const legacy = await seed("google-ai-studio", { status: "blocked", checkAfter: 0 });
     const before = await row(notDue.id);
     mock.on({ method: "GET", path: GEMINI_MODELS }, gemini.invalidKey());
     await runCron();
 
     assert.equal(probesFor(notDue.key).length, 0, "the key whose check_after is in the future was not probed");
     assert.deepEqual(await row(notDue.id), before, "and its row is untouched");
-    assert.equal(probesFor(legacy.key).length, 1, "check_after NULL means due now");
+    assert.equal(probesFor(legacy.key).length, 1, "check_after 0 (set by 0004_scale.sql on the original's blocked rows) means due now");
     const r = await row(legacy.id);
     assert.equal(r.check_failures, 1);
     assert.ok(r.check_after > nowS() + HOUR - 10, "and it got a real date");

@@ -69,14 +69,14 @@ describe("upgrading the original project's database in place", () => {
       body: JSON.stringify({ contents: [{ parts: [{ text: "hi" }] }] }),
     });
 
-  test("the original rows survive the migrations with the new columns at their defaults", async () => {
+  test("the original rows survive the migrations with the new columns at their defaults (a blocked row is due for a re-check)", async () => {
     const rows = await worker.d1.all("SELECT id, key, status, remark, check_failures, check_after FROM keys ORDER BY id");
     assert.deepEqual(
       rows.map((r) => [r.key, r.status, r.remark, r.check_failures, r.check_after]),
       [
         [COOLING_KEY, "active", "cooling for flash", 0, null],
         [FREE_KEY, "active", null, 0, null],
-        [BLOCKED_KEY, "blocked", "dead", 0, null],
+        [BLOCKED_KEY, "blocked", "dead", 0, 0],
       ],
     );
   });

@@ -29,10 +29,13 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
-/// Probes the keys whose re-check is due; returns how many were probed.
+/// Probes the keys whose re-check is due, and deletes removals the change feed no longer needs; returns how many
+/// keys were probed.
 pub async fn run_due(app: &App, env: &Env) -> worker::Result<usize> {
     let db = env.d1("DB")?;
-    let due = store::due_for_check(&db, clock::now_s(), recheck::PROBES_PER_RUN).await?;
+    let now_s = clock::now_s();
+    store::prune_removals(&db, now_s).await?;
+    let due = store::due_for_check(&db, now_s, recheck::PROBES_PER_RUN).await?;
     check(app, &db, &due).await?;
     Ok(due.len())
 }

@@ -2,7 +2,7 @@
 //! finding changes about a key is decided by [`crate::recheck::update_for`].
 
 use crate::edge::d1::num;
-use crate::pool::parse_model_coolings;
+use crate::pool::{parse_model_coolings, REMOVALS_KEPT_S};
 use crate::recheck::{self, Absence, Finding};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -38,11 +38,11 @@ const OUT_KEY_COLUMNS: &str = "id, key, provider, status, model_coolings, check_
 pub async fn due_for_check(db: &D1Database, now_s: u64, limit: u32) -> Result<Vec<OutKey>> {
     let sql = format!(
         "SELECT {OUT_KEY_COLUMNS} FROM keys
-         WHERE COALESCE(check_after, 0) <= ?1 AND (
+         WHERE check_after <= ?1 AND (
            status = 'blocked' OR (
              status = 'active' AND json_valid(model_coolings)
              AND CAST(COALESCE(json_extract(model_coolings, '$.\"*\".end_at'), 0) AS INTEGER) > ?1))
-         ORDER BY COALESCE(check_after, 0), id LIMIT ?2"
+         ORDER BY check_after LIMIT ?2"
     );
     db.prepare(sql).bind(&[num(now_s), num(u64::from(limit))])?.all().await?.results::<OutKey>()
 }
@@ -65,7 +65,7 @@ pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now
                 "UPDATE keys SET status = COALESCE(?2, status),
                    model_coolings = CASE WHEN ?3 = 1 AND json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"') ELSE model_coolings END,
                    check_after = CAST(?4 AS INTEGER), check_failures = CAST(?5 AS INTEGER), last_checked_at = CAST(?6 AS INTEGER),
-                   last_check_result = ?7, updated_at = CAST(?6 AS INTEGER)
+                   last_check_result = ?7, updated_at = CAST(strftime('%s', 'now') AS INTEGER)
                  WHERE id = ?1",
             )
             .bind(&[
@@ -82,5 +82,14 @@ pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now
     if !statements.is_empty() {
         db.batch(statements).await?;
     }
+    Ok(())
+}
+
+/// Deletes removals older than the change feed keeps them (see [`crate::pool::REMOVALS_KEPT_S`]).
+pub async fn prune_removals(db: &D1Database, now_s: u64) -> Result<()> {
+    db.prepare("DELETE FROM key_removals WHERE removed_at < ?1")
+        .bind(&[num(now_s.saturating_sub(REMOVALS_KEPT_S))])?
+        .run()
+        .await?;
     Ok(())
 }

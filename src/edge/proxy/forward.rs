@@ -4,8 +4,9 @@
 //! responses the decisions name.
 //!
 //! [`Forwarding`] is exported to JavaScript; `relay` calls its methods in this order: (`admit` once the body is
-//! read) → `next` → (`timedOut` | `unreachable` | `answered` → (`rejected` → `pauseMs`)) → … → `finish`. Every
-//! method answers synchronously, so the success path needs no wasm-bindgen future.
+//! read) → `next` → (`timedOut` | `unreachable` | `answered` → (`rejected` → `pauseMs`)) → … → (`canRefill` →
+//! `refill` → `next` …) → `finish`. Every method but `refill` (another window of keys, read from D1) answers
+//! synchronously, so the success path needs no wasm-bindgen future.
 
 use super::client::{self, CLIENT_BODY_TIMEOUT_MS, MAX_BODY_BYTES};
 use super::isolate::{with_breaker, with_rng};
@@ -24,6 +25,7 @@ use js_sys::{Object, Promise, Reflect, Uint8Array};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{Headers, Request, Response};
+use worker::wasm_bindgen_futures::future_to_promise;
 use worker::{console_error, Context, Env};
 
 #[wasm_bindgen(module = "/src/edge/proxy/relay.js")]
@@ -68,6 +70,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
         ))
     })?;
     usage::maybe_flush(env, &ctx, app.config.usage_flush_s, started_ms / 1_000);
+    key_cache::maybe_poll(env, &ctx, app.config.key_cache_ttl_s, started_ms);
     let Outbound { destination, method, headers, body, model, admission } = outbound;
     let (body, request) = match body {
         Body::Empty => (None, None),
@@ -85,6 +88,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
         attempt_timeout_ms: 0,
         pause_ms: 0,
         last_answer: None,
+        window_loaded: None,
     };
     Ok(RELAY_LIMITS.with(|limits| relay(job, &method, &headers, body, request, limits)))
 }
@@ -122,6 +126,8 @@ pub struct Forwarding {
     attempt_timeout_ms: u64,
     pause_ms: u64,
     last_answer: Option<LastAnswer>,
+    /// Another window of the provider's keys, loaded by [`Forwarding::refill`] and not yet adopted.
+    window_loaded: Option<Rc<std::cell::Cell<Option<SharedPool>>>>,
 }
 
 #[wasm_bindgen]
@@ -153,6 +159,10 @@ impl Forwarding {
     /// returns the URL to send to; `None` when the loop is over (answer with [`Forwarding::finish`]).
     pub fn next(&mut self, headers: &Headers) -> Option<String> {
         let now_ms = clock::now_ms();
+        if let Some(fresh) = self.window_loaded.take().and_then(|slot| slot.take()) {
+            self.attempts.adopt_pool(&self.pool.borrow(), &fresh.borrow());
+            self.pool = fresh;
+        }
         let pool = self.pool.borrow();
         let next = with_breaker(|breaker| with_rng(|rng| self.attempts.next(&pool, breaker, &self.app.config, now_ms, rng)));
         let Next::Send(attempt) = next else { return None };
@@ -167,6 +177,24 @@ impl Forwarding {
         }
         self.attempt_timeout_ms = attempt.timeout_ms;
         Some(attempt.url)
+    }
+
+    /// Whether the loop ended only because this isolate's window of the provider's keys had none left to try, and
+    /// another window may have one: then `relay` awaits [`Forwarding::refill`] and asks [`Forwarding::next`] again.
+    #[wasm_bindgen(js_name = canRefill)]
+    pub fn can_refill(&self) -> bool {
+        self.window_loaded.is_none() && self.attempts.wants_another_window(&self.pool.borrow())
+    }
+
+    /// Loads another window of the provider's keys (once per request); resolves when it is in.
+    pub fn refill(&mut self) -> Promise {
+        let slot = Rc::new(std::cell::Cell::new(None));
+        self.window_loaded = Some(slot.clone());
+        let (env, held, provider) = (self.env.clone(), self.pool.clone(), self.attempts.provider().slug);
+        future_to_promise(async move {
+            slot.set(key_cache::another_window(&env, provider, &held, clock::now_ms()).await);
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// The current attempt's time limit, for its response headers and again for an error body.

@@ -32,7 +32,7 @@ pub fn apply(ctx: &Context, env: &Env, provider: &str, pool: &SharedPool, key_id
             let (env, key_id) = (env.clone(), key_id.to_string());
             ctx.wait_until(async move {
                 match env.d1("DB") {
-                    Ok(db) => report(store::clear_streak(&db, &key_id, &model, now_s).await, "a streak reset"),
+                    Ok(db) => report(store::clear_streak(&db, &key_id, &model).await, "a streak reset"),
                     Err(e) => report(Err(e), "a streak reset"),
                 }
             });

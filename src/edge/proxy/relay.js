@@ -167,7 +167,12 @@ export async function relay(job, method, headers, body, request, limits) {
     for (;;) {
       // `next` puts the next key (and the gateway's headers) into `headers`, and gives the URL.
       const url = job.next(headers);
-      if (url === undefined) return job.finish();
+      if (url === undefined) {
+        // This isolate's window of keys had none left to try: another window may (Rust says whether to look).
+        if (!job.canRefill()) return job.finish();
+        await job.refill();
+        continue;
+      }
       const timeoutMs = job.attemptTimeoutMs();
       const sent = await send(url, method, headers, body, timeoutMs);
       if (sent.response === undefined) {
