@@ -85,11 +85,14 @@ export function workerdChildren() {
  * @param {string} [options.script]  JavaScript module source to run instead of the built Worker (harness self-tests)
  * @param {string} [options.beforeMigrations]  SQL run on the empty D1 before the migrations (e.g. the original
  *                                              project's schema and rows, to test an upgrade in place)
+ * @param {number} [options.isolates]  how many copies of the Worker to run on the one D1 database (default 1). Each is a
+ *                                     Worker of its own in workerd, so each runs in its own isolate, as separate
+ *                                     isolates of one deployment do in production; reach copy i with `isolate(i)`.
  * @param {number} [options.startTimeoutMs]
- * @returns {Promise<{ url: string, mf: Miniflare, d1: object, logs: string[], fetch: Function,
+ * @returns {Promise<{ url: string, mf: Miniflare, d1: object, logs: string[], fetch: Function, isolate: Function,
  *   waitForLog: Function, dispatchScheduled: Function, stop: Function }>}
  */
-export async function startWorker({ vars = {}, mock, script, beforeMigrations, startTimeoutMs = 30_000 } = {}) {
+export async function startWorker({ vars = {}, mock, script, beforeMigrations, isolates = 1, startTimeoutMs = 30_000 } = {}) {
   const template = readTemplate();
   const bindings = { ...template.vars };
   if (mock && vars.AI_GATEWAY_BASE_URL === undefined) bindings.AI_GATEWAY_BASE_URL = mock.url;
@@ -123,13 +126,18 @@ export async function startWorker({ vars = {}, mock, script, beforeMigrations, s
   let pids = new Set();
   try {
     const before = workerdChildren();
-    mf = new Miniflare({
+    const workerOptions = {
       modules,
       modulesRoot: BUILD_DIR,
       compatibilityDate: template.compatibility_date,
       compatibilityFlags: template.compatibility_flags ?? [],
       bindings,
+      // The same database id in every copy: one D1 shared by all isolates.
       d1Databases: d1Bindings,
+    };
+    const copies = Array.from({ length: isolates }, (_, i) => ({ name: `isolate-${i}`, ...workerOptions }));
+    mf = new Miniflare({
+      ...(isolates === 1 ? workerOptions : { workers: copies }),
       // No persistence option: D1 lives in memory and dies with this instance.
       host: "127.0.0.1",
       port: 0,
@@ -181,9 +189,19 @@ export async function startWorker({ vars = {}, mock, script, beforeMigrations, s
         /** The D1Database itself (Miniflare's proxy), for anything else. */
         raw: db,
       },
-      /** `fetch` relative to the Worker's URL: `w.fetch("/health")`. */
+      /** `fetch` relative to the Worker's URL: `w.fetch("/health")` (with several isolates: the first one). */
       fetch(path, init) {
         return fetch(base + path, init);
+      },
+      /** Copy `i` of the Worker (its own isolate): `{ fetch(path, init) }`, like `fetch` above. */
+      isolate(i) {
+        if (isolates === 1) return { fetch: (path, init) => fetch(base + path, init) };
+        return {
+          async fetch(path, init) {
+            const fetcher = await mf.getWorker(`isolate-${i}`);
+            return fetcher.fetch(`http://127.0.0.1${path}`, init);
+          },
+        };
       },
       /** Resolves with the first log line (already seen or future) matching `pattern` (RegExp or substring). */
       waitForLog(pattern, { timeoutMs = 5_000 } = {}) {
