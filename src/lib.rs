@@ -16,6 +16,7 @@ pub mod hints;
 pub mod pool;
 pub mod providers;
 pub mod recheck;
+pub mod redact;
 pub mod key_update;
 pub mod request_model;
 pub mod routes;
