@@ -87,8 +87,10 @@ pub struct Observation<'a> {
     /// What it answered.
     pub answer: Answer,
     /// Keys of the provider that selection could pick for this model right now (active, not blocked, not cooling
-    /// for it), counted after this answer's own effect on the key.
-    pub usable_keys: usize,
+    /// for it), counted after this answer's own effect on the key. The breaker reads it only to judge a 429
+    /// without quota details, so the caller may count only then and pass `None` otherwise (the last count is
+    /// kept); without any count such a 429 never pauses.
+    pub usable_keys: Option<usize>,
 }
 
 /// How a rate limit observed now should be treated.
@@ -118,8 +120,8 @@ pub struct Figures {
     pub keys_rate_limited: usize,
     /// Of the 429s, how many carried no key-scoped quota details (the breaker's evidence).
     pub keys_rate_limited_bare: usize,
-    /// Usable keys for the model, as last reported.
-    pub usable_keys: usize,
+    /// Usable keys for the model, as last reported (`None`: never reported).
+    pub usable_keys: Option<usize>,
     /// When the current pause ends (0: not paused).
     pub paused_until_s: u64,
     /// Pauses since the isolate started.
@@ -168,7 +170,7 @@ struct Track {
     events: VecDeque<(u64, u64, String)>,
     seq: u64,
     counts: Counts,
-    usable_keys: usize,
+    usable_keys: Option<usize>,
     paused_until_s: u64,
     probation_until_s: u64,
     pauses_in_a_row: u32,
@@ -201,11 +203,12 @@ impl Track {
     /// Whether the 429s without quota details in the window are evidence that the pool, not the keys, is limited.
     fn pool_throttled(&self, config: &BreakerConfig) -> bool {
         let c = self.counts;
+        let Some(usable_keys) = self.usable_keys else { return false };
         if c.succeeded > 0 || c.bare < config.min_keys as usize {
             return false;
         }
         // Keys tried whose latest answer left them usable are in `usable_keys` but were tried.
-        let untried_usable = self.usable_keys.saturating_sub(c.succeeded + c.other);
+        let untried_usable = usable_keys.saturating_sub(c.succeeded + c.other);
         c.bare.saturating_mul(100) >= (c.bare + untried_usable).saturating_mul(config.percent as usize)
     }
 
@@ -241,7 +244,9 @@ impl Breaker {
         let track = self.tracks.entry((seen.provider.to_string(), seen.model.to_string())).or_default();
         track.expire(now_s.saturating_sub(u64::from(config.window_s)));
         track.record(seen.key, seen.answer, now_s);
-        track.usable_keys = seen.usable_keys;
+        if seen.usable_keys.is_some() {
+            track.usable_keys = seen.usable_keys;
+        }
         match seen.answer {
             Answer::Success => {
                 track.probation_until_s = 0;
@@ -309,7 +314,7 @@ mod tests {
     const NO_HEADERS: &[(&str, &str)] = &[];
 
     fn see(b: &mut Breaker, key: &str, answer: Answer, usable_keys: usize, now_s: u64) -> Reading {
-        b.observe(&CFG, &Observation { provider: "google-ai-studio", model: "m", key, answer, usable_keys }, now_s)
+        b.observe(&CFG, &Observation { provider: "google-ai-studio", model: "m", key, answer, usable_keys: Some(usable_keys) }, now_s)
     }
 
     #[test]
@@ -383,7 +388,7 @@ mod tests {
         let off = BreakerConfig { min_keys: 0, ..CFG };
         let mut b = Breaker::default();
         for i in 0..50 {
-            let seen = Observation { provider: "p", model: "m", key: &format!("k{i}"), answer: BARE, usable_keys: 0 };
+            let seen = Observation { provider: "p", model: "m", key: &format!("k{i}"), answer: BARE, usable_keys: Some(0) };
             assert_eq!(b.observe(&off, &seen, 100), Reading::KeyScoped);
         }
         assert!(b.figures(&off, 100).is_empty());
@@ -395,14 +400,25 @@ mod tests {
         for (i, k) in ["a", "b", "c", "d", "e"].iter().enumerate() {
             see(&mut b, k, BARE, 5 - i - 1, 100);
         }
-        b.observe(&CFG, &Observation { provider: "openai", model: "gpt", key: "x", answer: Answer::Success, usable_keys: 7 }, 100);
+        b.observe(&CFG, &Observation { provider: "openai", model: "gpt", key: "x", answer: Answer::Success, usable_keys: Some(7) }, 100);
         let figures = b.figures(&CFG, 110);
         assert_eq!(figures.len(), 2);
         let g = &figures[0];
         assert_eq!((g.provider.as_str(), g.keys_tried, g.keys_rate_limited, g.keys_rate_limited_bare), ("google-ai-studio", 5, 5, 5));
-        assert_eq!((g.paused_until_s, g.pauses_total, g.usable_keys), (130, 1, 0));
-        assert_eq!((figures[1].keys_succeeded, figures[1].usable_keys, figures[1].paused_until_s), (1, 7, 0));
+        assert_eq!((g.paused_until_s, g.pauses_total, g.usable_keys), (130, 1, Some(0)));
+        assert_eq!((figures[1].keys_succeeded, figures[1].usable_keys, figures[1].paused_until_s), (1, Some(7), 0));
         assert!(b.figures(&CFG, 10_000).iter().all(|f| f.keys_tried == 0));
+    }
+
+    #[test]
+    fn without_a_count_of_usable_keys_nothing_pauses_and_the_last_count_is_kept() {
+        let mut b = Breaker::default();
+        let seen = |key: &'static str, usable_keys| Observation { provider: "p", model: "m", key, answer: BARE, usable_keys };
+        for k in ["a", "b", "c", "d", "e", "f"] {
+            assert_eq!(b.observe(&CFG, &seen(k, None), 100), Reading::KeyScoped);
+        }
+        b.observe(&CFG, &Observation { answer: Answer::Other, ..seen("g", Some(1)) }, 100);
+        assert!(matches!(b.observe(&CFG, &seen("h", None), 100), Reading::PoolThrottled { .. }), "7 of 7 + 0 untried");
     }
 
     #[test]
@@ -502,7 +518,13 @@ mod tests {
                         usable_after -= 1;
                     }
                 }
-                let seen = Observation { provider: provider.slug, model: "m", key: &key.to_string(), answer: Answer::of(verdict), usable_keys: usable_after };
+                let seen = Observation {
+                    provider: provider.slug,
+                    model: "m",
+                    key: &key.to_string(),
+                    answer: Answer::of(verdict),
+                    usable_keys: Some(usable_after),
+                };
                 if let Reading::PoolThrottled { .. } = breaker.observe(&CFG, &seen, now_s) {
                     update = KeyUpdate::Nothing;
                 }

@@ -310,7 +310,7 @@ pub const STREAK_CASES: &[StreakCase] = &[
         expected: entry(T0_S + 65, 100, 1, T0_MS),
     },
     StreakCase {
-        name: "a 429 sent before another attempt's recorded 429 was known is an echo even when that cooldown is over",
+        name: "a cooling outcome recorded after the attempt was sent makes it an echo, whatever that outcome's cooldown",
         previous: Some(entry(T0_S - 1, 2, 1, T0_MS - 200)),
         input: hit(QuotaWindow::Unknown),
         threshold: 2,

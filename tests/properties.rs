@@ -564,7 +564,7 @@ proptest! {
         for (key, answer, usable, gap) in events {
             now += gap;
             latest.insert(key, (now, answer));
-            let seen = Observation { provider: "p", model: "m", key: &key.to_string(), answer, usable_keys: usable };
+            let seen = Observation { provider: "p", model: "m", key: &key.to_string(), answer, usable_keys: Some(usable) };
             let reading = breaker.observe(&config, &seen, now);
             if let Reading::PoolThrottled { until_s } = reading {
                 prop_assert_eq!(answer, Answer::RateLimited { key_scoped: false }, "only a 429 without quota details pauses");

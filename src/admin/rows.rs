@@ -292,7 +292,7 @@ mod tests {
                 keys_succeeded: 0,
                 keys_rate_limited: 2,
                 keys_rate_limited_bare: 2,
-                usable_keys: 1,
+                usable_keys: Some(1),
                 paused_until_s: 130,
                 pauses_total: 1,
             },
@@ -303,7 +303,7 @@ mod tests {
                 keys_succeeded: 1,
                 keys_rate_limited: 0,
                 keys_rate_limited_bare: 0,
-                usable_keys: 9,
+                usable_keys: None,
                 paused_until_s: 0,
                 pauses_total: 0,
             },
@@ -314,6 +314,7 @@ mod tests {
         assert_eq!((json[0]["keys_tried"].as_u64(), json[0]["keys_rate_limited"].as_u64()), (Some(3), Some(2)));
         assert_eq!((json[0]["keys_rate_limited_bare"].as_u64(), json[0]["usable_keys"].as_u64()), (Some(2), Some(1)));
         assert_eq!(json[1]["keys_succeeded"], 1);
+        assert!(json[1]["usable_keys"].is_null(), "never counted");
         assert!(json[1]["paused_until"].is_null());
         assert_eq!(json[1]["model"], "");
         assert_eq!(thresholds_json(&BreakerConfig::default())["min_keys"], 5);

@@ -97,7 +97,9 @@ fn throttle_section(view: &ThrottleView, t: &Text) -> Markup {
                                 td.num.succeeded { (f.keys_succeeded) }
                                 td.num.limited { (f.keys_rate_limited) }
                                 td.num.bare { (f.keys_rate_limited_bare) }
-                                td.num.usable { (f.usable_keys) }
+                                td.num.usable {
+                                    @if let Some(n) = f.usable_keys { (n) } @else { span.muted { "—" } }
+                                }
                                 td.paused {
                                     @if f.paused_until_s > view.now_s {
                                         span.badge.blocked { (fill(t.time_left, &[("time", &duration(f.paused_until_s - view.now_s, t))])) }
@@ -223,7 +225,7 @@ mod tests {
             keys_succeeded: 0,
             keys_rate_limited: 2,
             keys_rate_limited_bare: 1,
-            usable_keys: 40,
+            usable_keys: Some(40),
             paused_until_s,
             pauses_total: 1,
         }
