@@ -5,11 +5,13 @@
 //! `scripts/bench` runs this and copies the medians into bench/results.md.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
-use one_balance::cooldown::{self, CoolHint, ModelCooling};
+use one_balance::cooldown::{self, CoolInput, ModelCooling};
+use one_balance::hints::CoolHint;
 use one_balance::pool::{parse_model_coolings, pick, KeyPool, Pick, PoolKey, Secret};
-use one_balance::providers::DailyReset;
+use one_balance::providers::{find, DailyReset};
+use one_balance::redact::redact;
 use one_balance::service_keys::ServiceKeys;
-use one_balance::verdict::{self, Verdict};
+use one_balance::verdict::{self, QuotaWindow, Verdict};
 
 const MODEL: &str = "gemini-2.5-flash";
 const NOW_S: u64 = 1_764_000_000;
@@ -22,7 +24,7 @@ fn pool(n: usize, cooling: impl Fn(usize) -> bool) -> KeyPool {
                 id: format!("{i:08x}-0000-4000-8000-{i:012x}"),
                 secret: Secret::new(format!("AIzaSyBench{i:028}")),
                 coolings: if cooling(i) {
-                    vec![(MODEL.to_string(), ModelCooling { end_at_s: NOW_S + 3_600, total_seconds: 60, streak: 0 })]
+                    vec![(MODEL.to_string(), ModelCooling { end_at_s: NOW_S + 3_600, total_seconds: 60, streak: 0, at_ms: 0 })]
                 } else {
                     Vec::new()
                 },
@@ -82,12 +84,20 @@ fn classification(c: &mut Criterion) {
     let headers: [(&str, &str); 1] = [("content-type", "application/json")];
     let mut group = c.benchmark_group("verdict");
     let label = format!("classify Gemini 429, {} KB body", large.len() / 1024);
-    assert!(matches!(verdict::classify(429, &headers[..], &large, NOW_S), Verdict::RateLimited(_)));
-    group.bench_function(&label, |b| b.iter(|| black_box(verdict::classify(429, &headers[..], black_box(&large), NOW_S))));
+    let gemini = find("google-ai-studio").expect("listed");
+    assert!(matches!(verdict::classify(gemini, 429, &headers[..], &large, NOW_S), Verdict::RateLimited(_)));
+    group.bench_function(&label, |b| b.iter(|| black_box(verdict::classify(gemini, 429, &headers[..], black_box(&large), NOW_S))));
     group.bench_function("classify Gemini 429, fixture body", |b| {
-        b.iter(|| black_box(verdict::classify(429, &headers[..], black_box(&small), NOW_S)))
+        b.iter(|| black_box(verdict::classify(gemini, 429, &headers[..], black_box(&small), NOW_S)))
     });
-    group.bench_function("classify 200", |b| b.iter(|| black_box(verdict::classify(200, &headers[..], &[], NOW_S))));
+    group.bench_function("classify 200", |b| b.iter(|| black_box(verdict::classify(gemini, 200, &headers[..], &[], NOW_S))));
+    // Redaction runs on every error body replayed to a client; the common case finds nothing and borrows.
+    let key = "AIzaSyBench0000000000000000000000000042";
+    assert!(matches!(redact(&small, key), std::borrow::Cow::Borrowed(_)));
+    group.bench_function("redact Gemini 429, fixture body, no echo", |b| b.iter(|| black_box(redact(black_box(&small), key).len())));
+    group.bench_function(format!("redact Gemini 429, {} KB body, no echo", large.len() / 1024), |b| {
+        b.iter(|| black_box(redact(black_box(&large), key).len()))
+    });
     group.finish();
 }
 
@@ -119,7 +129,7 @@ fn authentication(c: &mut Criterion) {
 }
 
 fn cooldown_math(c: &mut Criterion) {
-    let previous = ModelCooling { end_at_s: NOW_S - 10, total_seconds: 300, streak: 1 };
+    let previous = ModelCooling { end_at_s: NOW_S - 10, total_seconds: 300, streak: 1, at_ms: (NOW_S - 75) * 1_000 };
     let mut group = c.benchmark_group("cooldown");
     group.bench_function("next Pacific midnight", |b| b.iter(|| black_box(cooldown::next_pacific_midnight_s(black_box(NOW_S)))));
     group.bench_function("hint_until_s (RetryInfo seconds)", |b| {
@@ -127,8 +137,16 @@ fn cooldown_math(c: &mut Criterion) {
     });
     group.bench_function("after_rate_limit (streak reaches threshold)", |b| {
         b.iter(|| {
-            let reset = cooldown::daily_reset_s(DailyReset::PacificMidnight, NOW_S);
-            black_box(cooldown::after_rate_limit(black_box(previous), NOW_S + 39, reset, 2, NOW_S))
+            let input = CoolInput {
+                until_s: NOW_S + 39,
+                daily_reset_s: cooldown::daily_reset_s(DailyReset::PacificMidnight, NOW_S),
+                window: QuotaWindow::Unknown,
+                sent_at_ms: NOW_S * 1_000 - 800,
+                cooling_at_send: false,
+                overlapped: false,
+                now_ms: NOW_S * 1_000,
+            };
+            black_box(cooldown::after_rate_limit(black_box(previous), &input, 2))
         })
     });
     group.finish();

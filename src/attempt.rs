@@ -15,20 +15,24 @@
 //!   that frees soonest is tried once, and only as the request's first attempt;
 //! - a success or the client's own error is delivered; anything else moves on to another key, after a short
 //!   jittered pause when the fault was not the key's (the gateway or the region was overloaded);
+//! - an answer that looks like a bad key but could be the request's doing ([`Verdict::SuspectKey`]) penalises no key:
+//!   the first such key of a request is probed (the edge blocks it only if the probe is refused too), and a second
+//!   one sends the answer back to the client, so no request can take more than one key out of the pool;
 //! - a rate limit that the pool-wide breaker ([`crate::breaker`]) reads as the egress IP's, not the key's, records
 //!   nothing about the key and ends the request with the breaker's pause;
 //! - when attempts run out the client gets the last upstream answer (a 429 with `Retry-After` set to when the
 //!   soonest key is free, else the upstream's own `Retry-After`, else the default cooldown), 504 after a time-out,
 //!   502 when nothing answered, 429 when every key was cooling, 503 when the pool is empty — never a made-up 500.
 
-use crate::breaker::{Breaker, BreakerConfig, Reading};
+use crate::breaker::{Answer, Breaker, BreakerConfig, Observation, Reading};
 use crate::config::Config;
-use crate::cooldown::{self, ModelCooling, ALL_MODELS};
+use crate::cooldown::{self, ALL_MODELS};
 use crate::key_update::{self, KeyUpdate};
 use crate::pool::{pick, KeyPool, Pick};
 use crate::providers::{KeyPlacement, Provider};
 use crate::upstream::{self, Base};
 use crate::verdict::Verdict;
+use std::collections::HashMap;
 
 /// Shortest and longest extra pause before the next attempt after a fault that was not the key's, in ms.
 const NOT_KEY_FAULT_PAUSE_MS: (u64, u64) = (50, 250);
@@ -133,6 +137,10 @@ pub struct Judgement {
     pub verdict: Verdict,
     /// The upstream status, for the usage tally.
     pub status: Option<u16>,
+    /// The key answered like a bad key, but the request could have caused it ([`Verdict::SuspectKey`]): probe it
+    /// (the models listing, which no client shapes) and block it only if the probe is refused too. At most one
+    /// key per request is probed.
+    pub probe_key: bool,
 }
 
 /// How a request ends when no answer was final.
@@ -167,6 +175,16 @@ pub enum Ending {
 /// `Retry-After` of a 504 when no key is known to be cooling.
 const TIMEOUT_RETRY_AFTER_S: u64 = 5;
 
+/// The isolate's shared state a judgement reads and updates.
+pub struct Isolate<'a> {
+    /// The pool-wide 429 breaker.
+    pub breaker: &'a mut Breaker,
+    /// Its thresholds.
+    pub breaker_config: &'a BreakerConfig,
+    /// The attempts in flight.
+    pub in_flight: &'a mut InFlightAttempts,
+}
+
 /// The limits of one request's loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -193,13 +211,54 @@ impl Limits {
     }
 }
 
-/// The key being tried and what the pool knew of it when it was sent.
+/// The key being tried, and what was true of it when it was sent.
 #[derive(Debug, Clone)]
 struct InFlight {
+    index: usize,
     key_id: String,
     short_id: String,
-    previous: ModelCooling,
-    previous_all: ModelCooling,
+    sent_at_ms: u64,
+    cooling_at_send: bool,
+    overlapped: bool,
+}
+
+/// The attempts in flight in this isolate, per (key, model): a 429 for an attempt sent while another on the same
+/// pair was in flight is an echo of one limit, not a new episode (see [`crate::cooldown`]). The edge keeps one per
+/// isolate; every [`AttemptLoop::next`] that sends registers with it, and [`AttemptLoop::judge`] (or
+/// [`AttemptLoop::abandon`]) ends the registration.
+#[derive(Debug, Default)]
+pub struct InFlightAttempts {
+    counts: HashMap<(String, String), u32>,
+}
+
+impl InFlightAttempts {
+    /// Registers an attempt; returns whether another on the pair was already in flight.
+    fn start(&mut self, key_id: &str, model: &str) -> bool {
+        let count = self.counts.entry((key_id.to_string(), model.to_string())).or_insert(0);
+        *count += 1;
+        *count > 1
+    }
+
+    /// Ends an attempt's registration.
+    fn end(&mut self, key_id: &str, model: &str) {
+        let pair = (key_id.to_string(), model.to_string());
+        if let Some(count) = self.counts.get_mut(&pair) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.counts.remove(&pair);
+            }
+        }
+    }
+
+    /// Attempts registered, for tests and figures.
+    pub fn len(&self) -> usize {
+        self.counts.values().map(|c| *c as usize).sum()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
 }
 
 /// The last thing that went wrong.
@@ -223,6 +282,8 @@ pub struct AttemptLoop {
     paused_until_s: Option<u64>,
     /// The last `next` found no key it could try in the pool (not the limits or a pause ended the loop).
     out_of_keys: bool,
+    /// Keys of this request that answered [`Verdict::SuspectKey`].
+    suspects: u32,
 }
 
 impl AttemptLoop {
@@ -238,6 +299,7 @@ impl AttemptLoop {
             last_failure: None,
             paused_until_s: None,
             out_of_keys: false,
+            suspects: 0,
         }
     }
 
@@ -267,7 +329,7 @@ impl AttemptLoop {
     }
 
     /// What to do next: send with a key, or finish. A (provider, model) the breaker has paused gets no attempt.
-    pub fn next(&mut self, pool: &KeyPool, breaker: &Breaker, config: &Config, now_ms: u64, rng: &mut fastrand::Rng) -> Next {
+    pub fn next(&mut self, pool: &KeyPool, breaker: &Breaker, in_flight: &mut InFlightAttempts, config: &Config, now_ms: u64, rng: &mut fastrand::Rng) -> Next {
         let now_s = now_ms / 1_000;
         if self.paused_until_s.is_none() {
             self.paused_until_s = breaker.paused_until(self.destination.provider.slug, self.model.as_deref().unwrap_or_default(), now_s);
@@ -290,10 +352,12 @@ impl AttemptLoop {
         };
         self.tried.push(index);
         self.in_flight = Some(InFlight {
+            index,
             key_id: key.id.clone(),
             short_id: key.short_id().to_string(),
-            previous: model.map(|m| pool.model_entry(index, m)).unwrap_or_default(),
-            previous_all: pool.model_entry(index, ALL_MODELS),
+            sent_at_ms: now_ms,
+            cooling_at_send: cooldown::is_cooling(&pool.state(index, model), now_s),
+            overlapped: in_flight.start(&key.id, model.unwrap_or_default()),
         });
         let Destination { segment, rest, query, .. } = &self.destination;
         Next::Send(Attempt {
@@ -317,27 +381,48 @@ impl AttemptLoop {
         self.out_of_keys = false;
     }
 
-    /// Judges the outcome of the attempt in flight. `None` when no attempt is in flight (a caller's mistake).
-    pub fn judge(&mut self, outcome: Outcome, breaker: &mut Breaker, breaker_config: &BreakerConfig, now_s: u64, rng: &mut fastrand::Rng) -> Option<Judgement> {
+    /// Judges the outcome of the attempt in flight, against `pool` as it stands now (what was recorded about the key
+    /// since it was sent counts). `None` when no attempt is in flight (a caller's mistake).
+    pub fn judge(&mut self, outcome: Outcome, pool: &KeyPool, isolate: Isolate<'_>, now_ms: u64, rng: &mut fastrand::Rng) -> Option<Judgement> {
         let current = self.in_flight.take()?;
+        let model = self.model.as_deref();
+        isolate.in_flight.end(&current.key_id, model.unwrap_or_default());
         let verdict = outcome.verdict();
         self.log.push((current.short_id, verdict.label()));
         let attempt = key_update::Attempt {
             provider: self.destination.provider,
-            model: self.model.as_deref(),
-            previous: current.previous,
-            previous_all: current.previous_all,
+            model,
+            previous: model.map(|m| pool.model_entry(current.index, m)).unwrap_or_default(),
+            previous_all: pool.model_entry(current.index, ALL_MODELS),
             threshold: self.limits.threshold,
-            now_s,
+            sent_at_ms: current.sent_at_ms,
+            cooling_at_send: current.cooling_at_send,
+            overlapped: current.overlapped,
+            now_ms,
         };
-        let update = match breaker_reading(breaker, breaker_config, &attempt, &current.key_id, verdict) {
+        let answer = Answer::of(verdict);
+        // The breaker weighs a 429 without quota details against the keys still usable (this one no longer is).
+        let usable_keys = matches!(answer, Answer::RateLimited { key_scoped: false }).then(|| {
+            let now_s = now_ms / 1_000;
+            let usable = pool.usable_count(model, now_s);
+            usable.saturating_sub(usize::from(!pool.is_blocked(current.index) && !cooldown::is_cooling(&pool.state(current.index, model), now_s)))
+        });
+        let seen = Observation { provider: self.destination.provider.slug, model: model.unwrap_or_default(), key: &current.key_id, answer, usable_keys };
+        let update = match isolate.breaker.observe(isolate.breaker_config, &seen, now_ms / 1_000) {
             Reading::PoolThrottled { until_s } => {
                 self.paused_until_s = Some(until_s);
                 KeyUpdate::Nothing
             }
             Reading::KeyScoped => key_update::plan(verdict, &attempt),
         };
-        let step = if verdict.retries() {
+        let probe_key = verdict == Verdict::SuspectKey && self.suspects == 0;
+        if verdict == Verdict::SuspectKey {
+            self.suspects += 1;
+        }
+        // A second key refusing the same request like a bad key: the request is the likelier cause. It goes back to
+        // the client instead of spending (and probing) more keys.
+        let suspect_again = verdict == Verdict::SuspectKey && self.suspects > 1;
+        let step = if verdict.retries() && !suspect_again {
             self.last_failure = Some(match outcome {
                 Outcome::Answered { status, retry_after_s, .. } => Failure::Answer { status, retry_after_s },
                 Outcome::TimedOut => Failure::TimedOut,
@@ -351,7 +436,19 @@ impl AttemptLoop {
         } else {
             Step::Deliver
         };
-        Some(Judgement { step, update, key_id: current.key_id, verdict, status: outcome.status() })
+        Some(Judgement { step, update, key_id: current.key_id, verdict, status: outcome.status(), probe_key })
+    }
+
+    /// The pool index of the key in flight.
+    pub fn in_flight_index(&self) -> Option<usize> {
+        self.in_flight.as_ref().map(|current| current.index)
+    }
+
+    /// Ends the registration of an attempt whose outcome will never be judged (the request was dropped).
+    pub fn abandon(&mut self, in_flight: &mut InFlightAttempts) {
+        if let Some(current) = self.in_flight.take() {
+            in_flight.end(&current.key_id, self.model.as_deref().unwrap_or_default());
+        }
     }
 
     /// How the request ends now that no answer was final.
@@ -376,20 +473,12 @@ impl AttemptLoop {
     }
 }
 
-/// What the breaker makes of this verdict: only successes and rate limits are evidence either way.
-fn breaker_reading(breaker: &mut Breaker, config: &BreakerConfig, attempt: &key_update::Attempt<'_>, key_id: &str, verdict: Verdict) -> Reading {
-    let rate_limited = match verdict {
-        Verdict::Success => false,
-        Verdict::RateLimited(_) => true,
-        _ => return Reading::KeyScoped,
-    };
-    breaker.observe(config, attempt.provider.slug, attempt.model.unwrap_or_default(), key_id, rate_limited, attempt.now_s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cooldown::CoolHint;
+    use crate::cooldown::ModelCooling;
+    use crate::hints::CoolHint;
+    use crate::verdict::{QuotaWindow, RateLimit};
     use crate::pool::{PoolKey, Secret};
     use crate::providers::find;
 
@@ -436,6 +525,11 @@ mod tests {
         fastrand::Rng::with_seed(7)
     }
 
+    /// A 429 without quota details (the threshold rule's case).
+    fn limited(hint: CoolHint) -> Verdict {
+        Verdict::RateLimited(RateLimit { hint, window: QuotaWindow::Unknown })
+    }
+
     fn answered(status: u16, verdict: Verdict) -> Outcome {
         Outcome::Answered { status, verdict, retry_after_s: None }
     }
@@ -447,16 +541,41 @@ mod tests {
         }
     }
 
+    /// The isolate's state for tests: a breaker, its default thresholds, and the in-flight registry.
+    struct World {
+        breaker: Breaker,
+        config: BreakerConfig,
+        in_flight: InFlightAttempts,
+    }
+
+    impl World {
+        fn new() -> World {
+            World { breaker: Breaker::default(), config: BreakerConfig::default(), in_flight: InFlightAttempts::default() }
+        }
+
+        fn isolate(&mut self) -> Isolate<'_> {
+            Isolate { breaker: &mut self.breaker, breaker_config: &self.config, in_flight: &mut self.in_flight }
+        }
+    }
+
+    fn next(l: &mut AttemptLoop, pool: &KeyPool, cfg: &Config, now_ms: u64) -> Next {
+        l.next(pool, &Breaker::default(), &mut InFlightAttempts::default(), cfg, now_ms, &mut rng())
+    }
+
     fn judge(l: &mut AttemptLoop, outcome: Outcome) -> Judgement {
-        let mut breaker = Breaker::default();
-        l.judge(outcome, &mut breaker, &BreakerConfig::default(), NOW_S, &mut rng()).expect("an attempt was in flight")
+        judge_in(l, &pool(&[0; 10]), outcome)
+    }
+
+    fn judge_in(l: &mut AttemptLoop, pool: &KeyPool, outcome: Outcome) -> Judgement {
+        let mut world = World::new();
+        l.judge(outcome, pool, world.isolate(), NOW_MS, &mut rng()).expect("an attempt was in flight")
     }
 
     #[test]
     fn the_first_attempt_goes_to_a_usable_key_at_the_gateway_url_without_the_clients_key_parameter() {
         let cfg = gateway();
         let mut l = new_loop(&cfg);
-        let attempt = send(l.next(&pool(&[0, 0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        let attempt = send(next(&mut l, &pool(&[0, 0]), &cfg, NOW_MS));
         assert_eq!(attempt.url, "http://127.0.0.1:9/v1/acct/gw/google-ai-studio/v1beta/models/m:generateContent?alt=sse");
         assert!(attempt.through_gateway);
         assert_eq!((attempt.number, attempt.timeout_ms), (1, 60_000));
@@ -466,7 +585,7 @@ mod tests {
     fn direct_mode_builds_the_providers_own_url() {
         let cfg = config(&[]);
         let mut l = new_loop(&cfg);
-        let attempt = send(l.next(&pool(&[0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        let attempt = send(next(&mut l, &pool(&[0]), &cfg, NOW_MS));
         assert_eq!(attempt.url, "https://generativelanguage.googleapis.com/v1beta/models/m:generateContent?alt=sse");
         assert!(!attempt.through_gateway);
     }
@@ -476,7 +595,7 @@ mod tests {
         for (status, verdict) in [(200, Verdict::Success), (400, Verdict::ClientError)] {
             let cfg = gateway();
             let mut l = new_loop(&cfg);
-            send(l.next(&pool(&[0, 0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+            send(next(&mut l, &pool(&[0, 0]), &cfg, NOW_MS));
             let judged = judge(&mut l, answered(status, verdict));
             assert_eq!(judged.step, Step::Deliver, "{verdict:?}");
             assert_eq!(judged.update, KeyUpdate::Nothing);
@@ -489,11 +608,11 @@ mod tests {
         let cfg = gateway();
         let mut l = new_loop(&cfg);
         let p = pool(&[0, 0]);
-        let first = send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
-        let judged = judge(&mut l, answered(429, Verdict::RateLimited(CoolHint::Seconds(39))));
+        let first = send(next(&mut l, &p, &cfg, NOW_MS));
+        let judged = judge(&mut l, answered(429, limited(CoolHint::Seconds(39))));
         assert_eq!(judged.step, Step::Retry { pause_ms: 0 });
-        assert!(matches!(judged.update, KeyUpdate::Cool { ref model, until_s, .. } if model == "m" && until_s == NOW_S + 39));
-        let second = send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        assert!(matches!(judged.update, KeyUpdate::Cool { ref model, input, .. } if model == "m" && input.until_s == NOW_S + 39));
+        let second = send(next(&mut l, &p, &cfg, NOW_MS));
         assert_ne!(first.index, second.index, "distinct keys");
         assert_eq!(second.number, 2);
     }
@@ -508,7 +627,7 @@ mod tests {
         ] {
             let cfg = gateway();
             let mut l = new_loop(&cfg);
-            send(l.next(&pool(&[0, 0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+            send(next(&mut l, &pool(&[0, 0]), &cfg, NOW_MS));
             let judged = judge(&mut l, outcome);
             assert_eq!((judged.step, judged.update), (Step::Retry { pause_ms: 0 }, update), "{outcome:?}");
         }
@@ -520,9 +639,9 @@ mod tests {
         let mut pauses = std::collections::BTreeSet::new();
         for seed in 0..50 {
             let mut l = new_loop(&cfg);
-            send(l.next(&pool(&[0, 0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+            send(next(&mut l, &pool(&[0, 0]), &cfg, NOW_MS));
             let judged = l
-                .judge(answered(529, Verdict::NotKeyFault), &mut Breaker::default(), &BreakerConfig::default(), NOW_S, &mut fastrand::Rng::with_seed(seed))
+                .judge(answered(529, Verdict::NotKeyFault), &pool(&[0, 0]), World::new().isolate(), NOW_MS, &mut fastrand::Rng::with_seed(seed))
                 .expect("in flight");
             let Step::Retry { pause_ms } = judged.step else { panic!("retries") };
             assert!((50..250).contains(&pause_ms), "{pause_ms}");
@@ -538,11 +657,11 @@ mod tests {
         let p = pool(&[0; 10]);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..3 {
-            seen.insert(send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng())).index);
+            seen.insert(send(next(&mut l, &p, &cfg, NOW_MS)).index);
             judge(&mut l, answered(503, Verdict::Transient));
         }
         assert_eq!(seen.len(), 3);
-        assert_eq!(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::LastAnswer { retry_after_s: None }));
+        assert_eq!(next(&mut l, &p, &cfg, NOW_MS), Next::Finish(Ending::LastAnswer { retry_after_s: None }));
     }
 
     #[test]
@@ -550,12 +669,12 @@ mod tests {
         let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://gw"), ("UPSTREAM_TIMEOUT_MS", "1000")]);
         let mut l = new_loop(&cfg);
         let p = pool(&[0; 5]);
-        send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        send(next(&mut l, &p, &cfg, NOW_MS));
         judge(&mut l, Outcome::TimedOut);
-        let late = send(l.next(&p, &Breaker::default(), &cfg, NOW_MS + 1_700, &mut rng()));
+        let late = send(next(&mut l, &p, &cfg, NOW_MS + 1_700));
         assert_eq!(late.timeout_ms, 300, "only what is left of the deadline");
         judge(&mut l, Outcome::TimedOut);
-        assert_eq!(l.next(&p, &Breaker::default(), &cfg, NOW_MS + 2_000, &mut rng()), Next::Finish(Ending::TimedOut { retry_after_s: 5 }));
+        assert_eq!(next(&mut l, &p, &cfg, NOW_MS + 2_000), Next::Finish(Ending::TimedOut { retry_after_s: 5 }));
     }
 
     #[test]
@@ -563,9 +682,9 @@ mod tests {
         let cfg = gateway();
         let p = pool(&[NOW_S + 900, NOW_S + 30, NOW_S + 600]);
         let mut l = new_loop(&cfg);
-        assert_eq!(send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng())).index, 1);
-        judge(&mut l, answered(429, Verdict::RateLimited(CoolHint::None)));
-        assert_eq!(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::LastAnswer { retry_after_s: Some(30) }));
+        assert_eq!(send(next(&mut l, &p, &cfg, NOW_MS)).index, 1);
+        judge(&mut l, answered(429, limited(CoolHint::None)));
+        assert_eq!(next(&mut l, &p, &cfg, NOW_MS), Next::Finish(Ending::LastAnswer { retry_after_s: Some(30) }));
     }
 
     #[test]
@@ -581,7 +700,7 @@ mod tests {
     fn an_empty_pool_has_no_keys() {
         let cfg = gateway();
         let mut l = new_loop(&cfg);
-        assert_eq!(l.next(&pool(&[]), &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::NoKeys));
+        assert_eq!(next(&mut l, &pool(&[]), &cfg, NOW_MS), Next::Finish(Ending::NoKeys));
     }
 
     #[test]
@@ -590,7 +709,7 @@ mod tests {
         let mut p = pool(&[0]);
         p.learn_blocked("key00000-row", NOW_S);
         let mut l = new_loop(&cfg);
-        assert_eq!(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::NoKeys));
+        assert_eq!(next(&mut l, &p, &cfg, NOW_MS), Next::Finish(Ending::NoKeys));
     }
 
     #[test]
@@ -599,15 +718,15 @@ mod tests {
         // The pool knows when a key frees.
         let mut l = new_loop(&cfg);
         let mut p = pool(&[0]);
-        send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
-        judge(&mut l, Outcome::Answered { status: 429, verdict: Verdict::RateLimited(CoolHint::Seconds(40)), retry_after_s: Some(7) });
+        send(next(&mut l, &p, &cfg, NOW_MS));
+        judge(&mut l, Outcome::Answered { status: 429, verdict: limited(CoolHint::Seconds(40)), retry_after_s: Some(7) });
         p.learn_state("key00000-row", "m", ModelCooling { end_at_s: NOW_S + 40, ..Default::default() }, NOW_S);
         assert_eq!(l.ending(&p, NOW_S), Ending::LastAnswer { retry_after_s: Some(40) });
         // The pool knows nothing (a 429 that cooled nothing): the upstream's own Retry-After.
         assert_eq!(l.ending(&pool(&[0]), NOW_S), Ending::LastAnswer { retry_after_s: Some(7) });
         // Neither: the default cooldown.
         let mut l = new_loop(&cfg);
-        send(l.next(&pool(&[0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        send(next(&mut l, &pool(&[0]), &cfg, NOW_MS));
         judge(&mut l, answered(429, Verdict::NotKeyFault));
         assert_eq!(l.ending(&pool(&[0]), NOW_S), Ending::LastAnswer { retry_after_s: Some(cooldown::DEFAULT_COOLDOWN_S) });
     }
@@ -616,11 +735,11 @@ mod tests {
     fn other_last_answers_are_replayed_as_they_came_and_a_network_failure_is_a_502() {
         let cfg = gateway();
         let mut l = new_loop(&cfg);
-        send(l.next(&pool(&[0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        send(next(&mut l, &pool(&[0]), &cfg, NOW_MS));
         judge(&mut l, answered(503, Verdict::Transient));
         assert_eq!(l.ending(&pool(&[0]), NOW_S), Ending::LastAnswer { retry_after_s: None });
         let mut l = new_loop(&cfg);
-        send(l.next(&pool(&[0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        send(next(&mut l, &pool(&[0]), &cfg, NOW_MS));
         judge(&mut l, Outcome::Unreachable);
         assert_eq!(l.ending(&pool(&[0]), NOW_S), Ending::Unreachable);
     }
@@ -628,19 +747,68 @@ mod tests {
     #[test]
     fn a_pool_wide_throttle_records_nothing_about_the_key_and_ends_the_request_with_the_pause() {
         let cfg = gateway();
-        let bc = BreakerConfig { min_keys: 2, percent: 50, window_s: 30, pause_s: 30 };
-        let mut breaker = Breaker::default();
-        let p = pool(&[0; 4]);
+        let mut world = World::new();
+        world.config = BreakerConfig { min_keys: 2, percent: 50, window_s: 30, pause_s: 30 };
+        let mut p = pool(&[0; 4]);
         let mut l = new_loop(&cfg);
-        send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
-        let first = l.judge(answered(429, Verdict::RateLimited(CoolHint::None)), &mut breaker, &bc, NOW_S, &mut rng()).expect("in flight");
-        assert!(matches!(first.update, KeyUpdate::Cool { .. }), "one key is its own business");
-        send(l.next(&p, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
-        let second = l.judge(answered(429, Verdict::RateLimited(CoolHint::None)), &mut breaker, &bc, NOW_S, &mut rng()).expect("in flight");
-        assert_eq!(second.update, KeyUpdate::Nothing, "the pool is throttled, not the key");
-        assert_eq!(l.next(&p, &breaker, &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::Throttled { retry_after_s: 30 }));
+        send(l.next(&p, &world.breaker, &mut world.in_flight, &cfg, NOW_MS, &mut rng()));
+        let first = l.judge(answered(429, limited(CoolHint::None)), &p, world.isolate(), NOW_MS, &mut rng()).expect("in flight");
+        let KeyUpdate::Cool { ref model, state, .. } = first.update else { panic!("one key is its own business: {:?}", first.update) };
+        p.learn_state(&first.key_id, model, state, NOW_S);
+        send(l.next(&p, &world.breaker, &mut world.in_flight, &cfg, NOW_MS, &mut rng()));
+        let second = l.judge(answered(429, limited(CoolHint::None)), &p, world.isolate(), NOW_MS, &mut rng()).expect("in flight");
+        assert_eq!(second.update, KeyUpdate::Nothing, "2 keys of 4 limited without quota details: the pool is throttled, not the key");
+        assert_eq!(l.next(&p, &world.breaker, &mut world.in_flight, &cfg, NOW_MS, &mut rng()), Next::Finish(Ending::Throttled { retry_after_s: 30 }));
         let mut later = new_loop(&cfg);
-        assert_eq!(later.next(&p, &breaker, &cfg, NOW_MS + 1_000, &mut rng()), Next::Finish(Ending::Throttled { retry_after_s: 29 }), "later requests see the pause at once");
+        assert_eq!(
+            later.next(&p, &world.breaker, &mut world.in_flight, &cfg, NOW_MS + 1_000, &mut rng()),
+            Next::Finish(Ending::Throttled { retry_after_s: 29 }),
+            "later requests see the pause at once"
+        );
+        assert!(world.in_flight.is_empty(), "every attempt's registration ended");
+    }
+
+    #[test]
+    fn a_429_for_an_attempt_sent_while_another_on_the_pair_was_in_flight_is_an_echo() {
+        let cfg = gateway();
+        let mut world = World::new();
+        let p = pool(&[0]);
+        let (mut first, mut second) = (new_loop(&cfg), new_loop(&cfg));
+        send(first.next(&p, &world.breaker, &mut world.in_flight, &cfg, NOW_MS, &mut rng()));
+        send(second.next(&p, &world.breaker, &mut world.in_flight, &cfg, NOW_MS, &mut rng()));
+        assert_eq!(world.in_flight.len(), 2);
+        let one = first.judge(answered(429, limited(CoolHint::None)), &p, world.isolate(), NOW_MS, &mut rng()).expect("in flight");
+        let two = second.judge(answered(429, limited(CoolHint::None)), &p, world.isolate(), NOW_MS, &mut rng()).expect("in flight");
+        let streak = |u: &KeyUpdate| match u {
+            KeyUpdate::Cool { state, input, .. } => (state.streak, input.overlapped),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(streak(&one.update), (1, false), "the first is a new episode");
+        assert_eq!(streak(&two.update), (0, true), "the second was sent while the first was in flight: no step");
+        assert!(world.in_flight.is_empty());
+    }
+
+    #[test]
+    fn a_suspect_key_is_probed_once_and_a_second_suspect_sends_the_answer_back() {
+        let cfg = gateway();
+        let p = pool(&[0; 5]);
+        let mut l = new_loop(&cfg);
+        send(next(&mut l, &p, &cfg, NOW_MS));
+        let first = judge_in(&mut l, &p, answered(403, Verdict::SuspectKey));
+        assert_eq!((first.step, first.update.clone(), first.probe_key), (Step::Retry { pause_ms: 0 }, KeyUpdate::Nothing, true));
+        send(next(&mut l, &p, &cfg, NOW_MS));
+        let second = judge_in(&mut l, &p, answered(403, Verdict::SuspectKey));
+        assert_eq!((second.step, second.update, second.probe_key), (Step::Deliver, KeyUpdate::Nothing, false), "no second key spent or probed");
+    }
+
+    #[test]
+    fn an_abandoned_attempt_ends_its_registration() {
+        let cfg = gateway();
+        let mut world = World::new();
+        let mut l = new_loop(&cfg);
+        send(l.next(&pool(&[0]), &world.breaker, &mut world.in_flight, &cfg, NOW_MS, &mut rng()));
+        l.abandon(&mut world.in_flight);
+        assert!(world.in_flight.is_empty());
     }
 
     #[test]
@@ -658,15 +826,15 @@ mod tests {
         let window = KeyPool::window(keys(&["a", "b"], 0), false);
         let mut l = new_loop(&cfg);
         for _ in 0..2 {
-            send(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
-            judge(&mut l, answered(429, Verdict::RateLimited(CoolHint::None)));
+            send(next(&mut l, &window, &cfg, NOW_MS));
+            judge(&mut l, answered(429, limited(CoolHint::None)));
         }
-        assert!(matches!(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(_)));
+        assert!(matches!(next(&mut l, &window, &cfg, NOW_MS), Next::Finish(_)));
         assert!(l.wants_another_window(&window));
         assert!(!l.wants_another_window(&KeyPool::new(keys(&["a", "b"], 0))), "a complete pool has no other window");
         let next_window = KeyPool::window(keys(&["b", "c"], 0), false);
         l.adopt_pool(&window, &next_window);
-        let attempt = send(l.next(&next_window, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        let attempt = send(next(&mut l, &next_window, &cfg, NOW_MS));
         assert_eq!(next_window.key(attempt.index).map(|k| k.id.as_str()), Some("c"), "b was tried in the first window");
     }
 
@@ -675,9 +843,9 @@ mod tests {
         let cfg = config(&[("AI_GATEWAY_BASE_URL", "http://gw"), ("MAX_ATTEMPTS", "1")]);
         let window = KeyPool::window(vec![PoolKey { id: "a".into(), secret: Secret::new("s".into()), coolings: vec![] }, PoolKey { id: "b".into(), secret: Secret::new("t".into()), coolings: vec![] }], false);
         let mut l = new_loop(&cfg);
-        send(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()));
+        send(next(&mut l, &window, &cfg, NOW_MS));
         judge(&mut l, answered(503, Verdict::Transient));
-        assert!(matches!(l.next(&window, &Breaker::default(), &cfg, NOW_MS, &mut rng()), Next::Finish(_)));
+        assert!(matches!(next(&mut l, &window, &cfg, NOW_MS), Next::Finish(_)));
         assert!(!l.wants_another_window(&window));
     }
 
@@ -685,7 +853,7 @@ mod tests {
     fn judging_without_an_attempt_in_flight_is_refused() {
         let cfg = gateway();
         let mut l = new_loop(&cfg);
-        assert_eq!(l.judge(Outcome::TimedOut, &mut Breaker::default(), &BreakerConfig::default(), NOW_S, &mut rng()), None);
+        assert_eq!(l.judge(Outcome::TimedOut, &pool(&[0]), World::new().isolate(), NOW_MS, &mut rng()), None);
     }
 
     #[test]
@@ -693,8 +861,8 @@ mod tests {
         let cfg = gateway();
         let mut l = new_loop(&cfg);
         l.set_model(None);
-        send(l.next(&pool(&[0, 0]), &Breaker::default(), &cfg, NOW_MS, &mut rng()));
-        let judged = judge(&mut l, answered(429, Verdict::RateLimited(CoolHint::Seconds(5))));
+        send(next(&mut l, &pool(&[0, 0]), &cfg, NOW_MS));
+        let judged = judge(&mut l, answered(429, limited(CoolHint::Seconds(5))));
         assert_eq!((judged.step, judged.update), (Step::Retry { pause_ms: 0 }, KeyUpdate::Nothing));
     }
 }

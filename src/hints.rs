@@ -1,15 +1,40 @@
 //! Parsers for the wait hints providers send with a rate limit: `Retry-After`, OpenAI-style reset durations,
-//! Anthropic's RFC 3339 reset times, OpenRouter's epoch-millisecond reset, and Gemini's `retryDelay`.
+//! Anthropic's RFC 3339 reset times, OpenRouter's epoch-millisecond reset, Cerebras' decimal seconds, and Gemini's
+//! `retryDelay`.
 //!
-//! Pure parsing, no classification: every function returns `None` for anything it cannot read (never zero, never a
+//! [`CoolHint`] is what a classified answer says about waiting, with the buffers below already added. Pure parsing,
+//! no classification: every function returns `None` for anything it cannot read (never zero, never a
 //! negative or overflowing value), and callers bound the result with [`crate::cooldown::hint_until_s`].
 
 use chrono::DateTime;
+
+/// Added to Gemini's `RetryInfo.retryDelay`, which is often a little short.
+pub const RETRY_INFO_BUFFER_S: u64 = 2;
+/// Added to OpenRouter's `X-RateLimit-Reset`.
+pub const OPENROUTER_RESET_BUFFER_S: u64 = 5;
+
+/// How long an upstream said to wait, as the verdict read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoolHint {
+    /// Wait this many seconds from now (buffers already added).
+    Seconds(u64),
+    /// Wait until this unix second (buffers already added).
+    UntilS(u64),
+    /// Wait until the provider's daily quota resets (a per-day quota is spent).
+    DailyReset,
+    /// No usable hint.
+    None,
+}
 
 /// Seconds in a Gemini `RetryInfo.retryDelay` such as `"37s"` or `"0.52s"`, rounded up.
 pub fn retry_delay_s(value: &str) -> Option<u64> {
     let number = value.trim().strip_suffix('s')?;
     seconds_from_decimal(number)
+}
+
+/// A reset given as decimal seconds from now (Cerebras' `x-ratelimit-reset-*-day: "33011.382867"`), rounded up.
+pub fn decimal_seconds(value: &str) -> Option<u64> {
+    seconds_from_decimal(value.trim())
 }
 
 /// A non-negative decimal number of seconds (`"12"`, `"2.5"`), rounded up; `None` for anything else.
@@ -150,6 +175,16 @@ mod tests {
     fn anthropic_resets_are_rfc3339() {
         assert_eq!(rfc3339_s("2026-11-26T10:00:30Z"), Some(1_795_687_230));
         assert_eq!(rfc3339_s("yesterday"), None);
+    }
+
+    #[test]
+    fn decimal_second_resets_round_up_and_refuse_junk() {
+        assert_eq!(decimal_seconds("33011.382867"), Some(33_012));
+        assert_eq!(decimal_seconds(" 60 "), Some(60));
+        assert_eq!(decimal_seconds("0.0"), Some(0));
+        for junk in ["", "-1", "1e3", "soon", "1.2.3"] {
+            assert_eq!(decimal_seconds(junk), None, "{junk:?}");
+        }
     }
 
     #[test]

@@ -1,34 +1,34 @@
 //! Recording: what a verdict changes about the key that earned it. Pure; the edge applies the plan to the
 //! isolate's cache at once and to D1 in `wait_until`.
 //!
-//! A success writes nothing unless it breaks a 429 streak, so the success path costs no D1 write.
+//! A success writes nothing unless it breaks a 429 streak or ends a day-long rest (a success proves the key serves
+//! the model), so the success path costs no D1 write. A suspect key
+//! ([`Verdict::SuspectKey`]) records nothing here: the attempt loop probes it, and plans [`Verdict::InvalidKey`]
+//! only when the probe confirms (see [`crate::verdict::read_probe`]).
 
-use crate::cooldown::{self, ModelCooling, ALL_MODELS};
+use crate::cooldown::{self, CoolInput, ModelCooling, ALL_MODELS};
 use crate::providers::Provider;
-use crate::verdict::Verdict;
+use crate::verdict::{QuotaWindow, Verdict, SHORT_WINDOW_MAX_S};
 
 /// A change to one key, as decided from one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyUpdate {
     /// Nothing to record.
     Nothing,
-    /// Cool (key, `model`) as computed in `state`. D1 recomputes it atomically from its own row with
-    /// `until_s` / `daily_reset_s` / `streak_step`, so a concurrent isolate's streak is not lost.
+    /// Cool (key, `model`) as computed in `state`. D1 recomputes it atomically from its own row with `input` (the
+    /// recipe is in [`crate::cooldown`]), so a concurrent isolate's streak or cooldown is not lost.
     Cool {
         /// The model entry (`"*"` for every model).
         model: String,
         /// This isolate's view of the new state.
         state: ModelCooling,
-        /// The end the hint asked for.
-        until_s: u64,
-        /// Where a streak at the threshold sends the key.
-        daily_reset_s: u64,
-        /// 1 for a rate limit, 0 for exhaustion (which leaves the streak alone).
-        streak_step: u32,
+        /// What the SQL writer binds.
+        input: CoolInput,
         /// Whether the key has left the pool until a scheduled re-check (exhaustion).
         schedule_check: bool,
     },
-    /// A success ended a streak on (key, `model`).
+    /// A success ended a streak on (key, `model`), and any day-long rest of the pair: the key evidently serves the
+    /// model (an attempt in flight when a streak of 429s parked the pair came back with a 2xx).
     ClearStreak {
         /// The model entry.
         model: String,
@@ -46,49 +46,80 @@ pub struct Attempt<'a> {
     pub provider: &'a Provider,
     /// The request's model (`None` for a models listing).
     pub model: Option<&'a str>,
-    /// The (key, model) entry before this answer.
+    /// The (key, model) entry as the pool knows it now, when the answer is recorded (not at send time).
     pub previous: ModelCooling,
-    /// The key's all-models entry before this answer.
+    /// The key's all-models entry, likewise.
     pub previous_all: ModelCooling,
     /// `CONSECUTIVE_429_THRESHOLD`.
     pub threshold: u32,
-    /// Now, unix seconds.
-    pub now_s: u64,
+    /// When the attempt was sent, unix ms.
+    pub sent_at_ms: u64,
+    /// Whether (key, model) was cooling in the pool's view when the attempt was sent.
+    pub cooling_at_send: bool,
+    /// Whether another attempt on (key, model) was in flight when this one was sent.
+    pub overlapped: bool,
+    /// When the answer was classified, unix ms.
+    pub now_ms: u64,
+}
+
+/// Whether a pair rests for longer than any short quota window: parked until a daily reset, or resting a day.
+pub fn parked(state: &ModelCooling, now_s: u64) -> bool {
+    state.end_at_s > now_s.saturating_add(SHORT_WINDOW_MAX_S)
 }
 
 /// What `verdict` changes about the key.
 pub fn plan(verdict: Verdict, attempt: &Attempt<'_>) -> KeyUpdate {
-    let now_s = attempt.now_s;
-    let daily_reset_s = cooldown::daily_reset_s(attempt.provider.daily_reset, now_s);
+    let now_s = attempt.now_ms / 1_000;
+    let reset = attempt.provider.daily_reset;
+    let input = |until_s: u64, window: QuotaWindow| CoolInput {
+        until_s,
+        daily_reset_s: cooldown::daily_reset_s(reset, now_s),
+        window,
+        sent_at_ms: attempt.sent_at_ms,
+        cooling_at_send: attempt.cooling_at_send,
+        overlapped: attempt.overlapped,
+        now_ms: attempt.now_ms,
+    };
     match (verdict, attempt.model) {
-        (Verdict::Success, Some(model)) if attempt.previous.streak > 0 => {
-            KeyUpdate::ClearStreak { model: model.to_string(), state: ModelCooling { streak: 0, ..attempt.previous } }
+        (Verdict::Success, Some(model)) if attempt.previous.streak > 0 || parked(&attempt.previous, now_s) => {
+            let end_at_s = if parked(&attempt.previous, now_s) { now_s } else { attempt.previous.end_at_s };
+            KeyUpdate::ClearStreak { model: model.to_string(), state: ModelCooling { streak: 0, end_at_s, ..attempt.previous } }
         }
-        (Verdict::RateLimited(hint), Some(model)) => {
-            let until_s = cooldown::hint_until_s(hint, attempt.provider.daily_reset, now_s);
-            let state = cooldown::after_rate_limit(attempt.previous, until_s, daily_reset_s, attempt.threshold, now_s);
-            cool(model, state, until_s, daily_reset_s, 1, false)
+        (Verdict::RateLimited(limit), Some(model)) => {
+            let input = input(cooldown::hint_until_s(limit.hint, reset, now_s), limit.window);
+            let state = cooldown::after_rate_limit(attempt.previous, &input, attempt.threshold);
+            KeyUpdate::Cool { model: model.to_string(), state, input, schedule_check: false }
+        }
+        (Verdict::ModelUnavailable, Some(model)) => {
+            // The same statement as a per-minute window: no step, no daily reset (see `crate::cooldown`).
+            let input = input(now_s.saturating_add(cooldown::MODEL_UNAVAILABLE_COOLDOWN_S), QuotaWindow::Minute);
+            let state = cooldown::after_model_unavailable(attempt.previous, attempt.now_ms);
+            KeyUpdate::Cool { model: model.to_string(), state, input, schedule_check: false }
         }
         (Verdict::Exhausted, _) => {
-            let state = cooldown::after_exhausted(attempt.previous_all, now_s);
-            cool(ALL_MODELS, state, now_s.saturating_add(cooldown::EXHAUSTED_COOLDOWN_S), daily_reset_s, 0, true)
+            let input = input(now_s.saturating_add(cooldown::EXHAUSTED_COOLDOWN_S), QuotaWindow::Minute);
+            let state = cooldown::after_exhausted(attempt.previous_all, attempt.now_ms);
+            KeyUpdate::Cool { model: ALL_MODELS.to_string(), state, input, schedule_check: true }
         }
         (Verdict::InvalidKey, _) => KeyUpdate::Block,
         // A models listing names no model: SPEC §2 keeps it out of the cooldown bookkeeping.
-        (Verdict::Success | Verdict::RateLimited(_), _)
-        | (Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError, _) => KeyUpdate::Nothing,
+        (Verdict::Success | Verdict::RateLimited(_) | Verdict::ModelUnavailable, _)
+        | (Verdict::SuspectKey | Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError, _) => {
+            KeyUpdate::Nothing
+        }
     }
-}
-
-fn cool(model: &str, state: ModelCooling, until_s: u64, daily_reset_s: u64, streak_step: u32, schedule_check: bool) -> KeyUpdate {
-    KeyUpdate::Cool { model: model.to_string(), state, until_s, daily_reset_s, streak_step, schedule_check }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cooldown::CoolHint;
+    use crate::hints::CoolHint;
     use crate::providers::find;
+    use crate::verdict::RateLimit;
+
+    const NOW_MS: u64 = 1_768_478_400_000; // 2026-01-15T12:00:00Z
+    const NOW_S: u64 = NOW_MS / 1_000;
+    const RESET_S: u64 = 1_768_550_400; // 2026-01-16T08:00:00Z
 
     fn attempt(model: Option<&'static str>, previous: ModelCooling) -> Attempt<'static> {
         Attempt {
@@ -97,7 +128,21 @@ mod tests {
             previous,
             previous_all: ModelCooling::default(),
             threshold: 2,
-            now_s: 1_768_478_400, // 2026-01-15T12:00:00Z
+            sent_at_ms: NOW_MS - 800,
+            cooling_at_send: false,
+            overlapped: false,
+            now_ms: NOW_MS,
+        }
+    }
+
+    fn limited(hint: CoolHint, window: QuotaWindow) -> Verdict {
+        Verdict::RateLimited(RateLimit { hint, window })
+    }
+
+    fn cooled(update: KeyUpdate) -> (String, ModelCooling, CoolInput, bool) {
+        match update {
+            KeyUpdate::Cool { model, state, input, schedule_check } => (model, state, input, schedule_check),
+            other => panic!("expected a cooldown, got {other:?}"),
         }
     }
 
@@ -107,52 +152,77 @@ mod tests {
     }
 
     #[test]
+    fn a_success_ends_a_day_long_rest_of_the_pair_but_not_a_short_cooldown() {
+        let parked = ModelCooling { end_at_s: RESET_S, total_seconds: 70_000, streak: 0, at_ms: NOW_MS - 500 };
+        let KeyUpdate::ClearStreak { state, .. } = plan(Verdict::Success, &attempt(Some("m"), parked)) else { panic!("expected an unpark") };
+        assert_eq!((state.end_at_s, state.streak), (NOW_S, 0), "an attempt in flight when the streak parked the pair came back 2xx");
+        let short = ModelCooling { end_at_s: NOW_S + 40, total_seconds: 40, streak: 0, at_ms: NOW_MS - 500 };
+        assert_eq!(plan(Verdict::Success, &attempt(Some("m"), short)), KeyUpdate::Nothing, "a per-minute cooldown stays");
+    }
+
+    #[test]
     fn a_success_after_a_rate_limit_clears_the_streak() {
-        let previous = ModelCooling { end_at_s: 1, total_seconds: 65, streak: 1 };
+        let previous = ModelCooling { end_at_s: 1, total_seconds: 65, streak: 1, at_ms: 5 };
         let cleared = ModelCooling { streak: 0, ..previous };
         assert_eq!(plan(Verdict::Success, &attempt(Some("m"), previous)), KeyUpdate::ClearStreak { model: "m".to_string(), state: cleared });
     }
 
     #[test]
-    fn a_rate_limit_cools_that_model_for_the_hint() {
-        let a = attempt(Some("gemini-2.5-flash"), ModelCooling::default());
-        let KeyUpdate::Cool { model, state, until_s, streak_step, .. } = plan(Verdict::RateLimited(CoolHint::Seconds(39)), &a) else {
-            panic!("expected a cooldown");
-        };
-        assert_eq!((model.as_str(), until_s, state.end_at_s, state.streak, streak_step), ("gemini-2.5-flash", a.now_s + 39, a.now_s + 39, 1, 1));
+    fn a_per_minute_rate_limit_cools_that_model_for_the_hint_and_leaves_the_streak() {
+        let a = attempt(Some("gemini-2.5-flash"), ModelCooling { streak: 1, ..Default::default() });
+        let (model, state, input, _) = cooled(plan(limited(CoolHint::Seconds(39), QuotaWindow::Minute), &a));
+        assert_eq!((model.as_str(), input.until_s, state.end_at_s, state.streak), ("gemini-2.5-flash", NOW_S + 39, NOW_S + 39, 1));
+        assert_eq!((input.window, input.sent_at_ms, input.now_ms, input.daily_reset_s), (QuotaWindow::Minute, NOW_MS - 800, NOW_MS, RESET_S));
     }
 
     #[test]
-    fn the_second_rate_limit_in_a_row_cools_until_pacific_midnight() {
-        let a = attempt(Some("m"), ModelCooling { end_at_s: 0, total_seconds: 65, streak: 1 });
-        let KeyUpdate::Cool { state, daily_reset_s, .. } = plan(Verdict::RateLimited(CoolHint::None), &a) else {
-            panic!("expected a cooldown");
-        };
-        assert_eq!(daily_reset_s, 1_768_550_400, "2026-01-16T08:00:00Z");
-        assert_eq!((state.end_at_s, state.streak), (daily_reset_s, 0));
+    fn a_per_day_rate_limit_cools_until_pacific_midnight_at_once() {
+        let a = attempt(Some("m"), ModelCooling::default());
+        let (_, state, _, _) = cooled(plan(limited(CoolHint::Seconds(53), QuotaWindow::Day), &a));
+        assert_eq!((state.end_at_s, state.streak), (RESET_S, 0));
+    }
+
+    #[test]
+    fn the_second_new_episode_of_unknown_window_cools_until_pacific_midnight() {
+        let a = attempt(Some("m"), ModelCooling { end_at_s: 0, total_seconds: 65, streak: 1, at_ms: 0 });
+        let (_, state, _, _) = cooled(plan(limited(CoolHint::None, QuotaWindow::Unknown), &a));
+        assert_eq!((state.end_at_s, state.streak), (RESET_S, 0));
+    }
+
+    #[test]
+    fn an_overlapping_429_of_unknown_window_is_an_echo() {
+        let a = Attempt { overlapped: true, ..attempt(Some("m"), ModelCooling { streak: 1, ..Default::default() }) };
+        let (_, state, input, _) = cooled(plan(limited(CoolHint::None, QuotaWindow::Unknown), &a));
+        assert_eq!((state.end_at_s, state.streak, input.overlapped), (NOW_S + 65, 1, true));
     }
 
     #[test]
     fn exhaustion_cools_every_model_for_a_day_and_invalid_keys_are_blocked() {
         let a = attempt(Some("m"), ModelCooling::default());
-        let KeyUpdate::Cool { model, state, streak_step, schedule_check, .. } = plan(Verdict::Exhausted, &a) else {
-            panic!("expected a cooldown")
-        };
-        assert_eq!((model.as_str(), state.end_at_s, streak_step, schedule_check), ("*", a.now_s + 86_400, 0, true));
+        let (model, state, input, schedule_check) = cooled(plan(Verdict::Exhausted, &a));
+        assert_eq!((model.as_str(), state.end_at_s, input.window, schedule_check), ("*", NOW_S + 86_400, QuotaWindow::Minute, true));
         assert_eq!(plan(Verdict::InvalidKey, &a), KeyUpdate::Block);
     }
 
     #[test]
-    fn faults_that_are_not_the_keys_record_nothing() {
+    fn an_unavailable_model_rests_that_pair_a_day_and_never_blocks() {
+        let a = attempt(Some("gpt-4.5"), ModelCooling::default());
+        let (model, state, input, schedule_check) = cooled(plan(Verdict::ModelUnavailable, &a));
+        assert_eq!((model.as_str(), state.end_at_s, input.until_s, schedule_check), ("gpt-4.5", NOW_S + 86_400, NOW_S + 86_400, false));
+        assert_eq!(plan(Verdict::ModelUnavailable, &attempt(None, ModelCooling::default())), KeyUpdate::Nothing);
+    }
+
+    #[test]
+    fn faults_that_are_not_the_keys_and_suspicions_record_nothing() {
         let a = attempt(Some("m"), ModelCooling { streak: 1, ..Default::default() });
-        for verdict in [Verdict::NotKeyFault, Verdict::Transient, Verdict::Timeout, Verdict::ClientError] {
+        for verdict in [Verdict::SuspectKey, Verdict::NotKeyFault, Verdict::Transient, Verdict::Timeout, Verdict::ClientError] {
             assert_eq!(plan(verdict, &a), KeyUpdate::Nothing, "{verdict:?}");
         }
     }
 
     #[test]
     fn a_rate_limited_listing_records_nothing() {
-        assert_eq!(plan(Verdict::RateLimited(CoolHint::DailyReset), &attempt(None, ModelCooling::default())), KeyUpdate::Nothing);
+        let verdict = limited(CoolHint::DailyReset, QuotaWindow::Day);
+        assert_eq!(plan(verdict, &attempt(None, ModelCooling::default())), KeyUpdate::Nothing);
     }
-
 }

@@ -12,7 +12,8 @@
 //!   body rewrite);
 //! - pick and forward: [`attempt`] (the attempt loop's decisions), [`pool`] (the keys of a provider and the choice
 //!   among them), [`upstream`] (URLs and which headers travel);
-//! - classify: [`verdict`] (what an answer means), [`hints`] (the wait hints providers send);
+//! - classify: [`verdict`] (what an answer means), [`hints`] (the wait hints providers send), [`redact`] (masking a
+//!   pool key an upstream error body echoes);
 //! - record: [`key_update`] (what a verdict changes about a key), [`cooldown`] (how long a key rests), [`breaker`]
 //!   (the pool-wide 429 breaker), [`usage_tally`] (per-key request figures).
 //!
@@ -35,6 +36,7 @@ pub mod pool;
 pub mod upstream;
 
 pub mod hints;
+pub mod redact;
 pub mod verdict;
 
 pub mod breaker;

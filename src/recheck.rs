@@ -105,13 +105,14 @@ impl Finding {
     }
 }
 
-/// Reads a probe's verdict. A key-scoped rate limit proves the key is accepted and has quota coming.
+/// Reads a probe's verdict. A key-scoped rate limit proves the key is accepted and has quota coming. The probe is
+/// the pool's own request, so a refusal that is only suspect for a client's request is the key's here.
 pub fn judge(verdict: Verdict) -> Finding {
     match verdict {
         Verdict::Success | Verdict::RateLimited(_) => Finding::Restore,
-        Verdict::InvalidKey => Finding::StillOut("invalid_key"),
+        Verdict::InvalidKey | Verdict::SuspectKey => Finding::StillOut("invalid_key"),
         Verdict::Exhausted => Finding::StillOut("exhausted"),
-        Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError => {
+        Verdict::ModelUnavailable | Verdict::NotKeyFault | Verdict::Transient | Verdict::Timeout | Verdict::ClientError => {
             Finding::Inconclusive(verdict.label())
         }
     }
@@ -182,7 +183,8 @@ pub fn recheck_inconclusive_s(failures: u32, now_s: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cooldown::CoolHint;
+    use crate::hints::CoolHint;
+    use crate::verdict::{QuotaWindow, RateLimit};
     use crate::providers::find;
 
     fn cooling(model: &str, end: u64) -> (String, ModelCooling) {
@@ -260,8 +262,10 @@ mod tests {
     #[test]
     fn verdicts_map_to_findings() {
         assert_eq!(judge(Verdict::Success), Finding::Restore);
-        assert_eq!(judge(Verdict::RateLimited(CoolHint::None)), Finding::Restore);
+        assert_eq!(judge(Verdict::RateLimited(RateLimit { hint: CoolHint::None, window: QuotaWindow::Unknown })), Finding::Restore);
         assert_eq!(judge(Verdict::InvalidKey), Finding::StillOut("invalid_key"));
+        assert_eq!(judge(Verdict::SuspectKey), Finding::StillOut("invalid_key"));
+        assert_eq!(judge(Verdict::ModelUnavailable), Finding::Inconclusive("model_unavailable"));
         assert_eq!(judge(Verdict::Exhausted), Finding::StillOut("exhausted"));
         assert_eq!(judge(Verdict::Timeout), Finding::Inconclusive("timeout"));
         assert_eq!(judge(Verdict::NotKeyFault), Finding::Inconclusive("not_key_fault"));

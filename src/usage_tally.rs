@@ -123,13 +123,14 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cooldown::CoolHint;
+    use crate::hints::CoolHint;
+    use crate::verdict::{QuotaWindow, RateLimit};
 
     #[test]
     fn attempts_are_counted_by_outcome() {
         let mut tally = Tally::default();
         tally.count("a", Verdict::Success, Some(200), 10);
-        tally.count("a", Verdict::RateLimited(CoolHint::None), Some(429), 11);
+        tally.count("a", Verdict::RateLimited(RateLimit { hint: CoolHint::None, window: QuotaWindow::Unknown }), Some(429), 11);
         tally.count("a", Verdict::NotKeyFault, Some(429), 12);
         tally.count("a", Verdict::InvalidKey, Some(401), 13);
         tally.count("a", Verdict::Timeout, None, 14);

@@ -1,17 +1,22 @@
 //! Property-based tests of the pure parsers and policy, through the crate's public API (proptest).
 //!
 //! Each property holds for every input proptest generates: the parsers never panic on arbitrary text or bytes,
-//! parsed results mean what the grammar says, cooldowns stay within their bounds, and the compat model rewrite
-//! changes nothing but the `model` value. Run with `cargo test --test properties`; `PROPTEST_CASES=10000` for more.
+//! parsed results mean what the grammar says, cooldowns stay within their bounds, the streak rule counts episodes
+//! and not echoes, the pool-wide breaker never fires on key quotas or past a success, redaction leaves no piece of
+//! the key and keeps JSON valid, and the compat model rewrite changes nothing but the `model` value. Run with
+//! `cargo test --test properties`; `PROPTEST_CASES=10000` for more.
 
 use one_balance::compat::replace_model;
-use one_balance::cooldown::{self, hint_until_s, CoolHint, MAX_HINT_S};
+use one_balance::breaker::{Answer, Breaker, BreakerConfig, Observation, Reading};
+use one_balance::cooldown::{self, hint_until_s, CoolInput, ModelCooling, MAX_HINT_S};
+use one_balance::hints::CoolHint;
 use one_balance::hints;
-use one_balance::providers::DailyReset;
+use one_balance::providers::{DailyReset, Provider, PROVIDERS};
+use one_balance::redact::{redact, MIN_ECHO};
 use one_balance::request_model::{check_model, is_models_listing, model_in_body, model_in_path, model_of, split_compat_model};
 use one_balance::routes::{route, ApiRoute, Route};
 use one_balance::service_keys::{Denial, GrammarError, ProviderGrant, Scope, ServiceKeys, PUBLIC_DEFAULT_KEY};
-use one_balance::verdict::{classify, Verdict};
+use one_balance::verdict::{classify, judge, QuotaWindow, Verdict};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -316,6 +321,9 @@ fn header_name() -> impl Strategy<Value = String> {
         Just("anthropic-ratelimit-requests-reset".to_string()),
         Just("anthropic-ratelimit-requests-remaining".to_string()),
         Just("anthropic-ratelimit-tokens-reset".to_string()),
+        Just("x-ratelimit-remaining-requests-day".to_string()),
+        Just("x-ratelimit-reset-requests-day".to_string()),
+        Just("x-ratelimit-remaining-req-minute".to_string()),
         "[a-z-]{1,20}",
     ]
 }
@@ -354,9 +362,13 @@ fn error_body() -> impl Strategy<Value = Vec<u8>> {
         let list: Vec<Value> = items.into_iter().map(|(c, m)| serde_json::json!({"code": c, "message": m})).collect();
         serde_json::to_vec(&list).expect("json")
     });
+    let mistral = (tricky_text(), tricky_text(), tricky_text()).prop_map(|(message, kind, code)| {
+        serde_json::json!({"object": "error", "message": message, "type": kind, "code": code}).to_string().into_bytes()
+    });
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
         json_value().prop_map(|v| serde_json::to_vec(&v).expect("json")),
+        mistral,
         json_value().prop_map(|v| serde_json::to_vec(&serde_json::json!({"error": v, "type": "error"})).expect("json")),
         gemini.prop_flat_map(|b| prop_oneof![Just(b.clone()), Just([b"[".as_slice(), &b, b"]"].concat())]),
         openrouter,
@@ -365,7 +377,21 @@ fn error_body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn status() -> impl Strategy<Value = u16> {
-    prop_oneof![any::<u16>(), 100u16..600, Just(429u16), Just(400u16), Just(401u16), Just(403u16), Just(503u16)]
+    prop_oneof![
+        any::<u16>(),
+        100u16..600,
+        Just(429u16),
+        Just(400u16),
+        Just(401u16),
+        Just(402u16),
+        Just(403u16),
+        Just(404u16),
+        Just(503u16)
+    ]
+}
+
+fn provider() -> impl Strategy<Value = Provider> {
+    prop::sample::select(PROVIDERS)
 }
 
 proptest! {
@@ -373,30 +399,40 @@ proptest! {
 
     #[test]
     fn classify_never_panics_and_every_cooldown_is_bounded(
+        provider in provider(),
         status in status(),
         body in error_body(),
         headers in prop::collection::vec((header_name(), header_value()), 0..5),
         now in any_now(),
     ) {
         let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let verdict = classify(status, pairs.as_slice(), &body, now);
+        let verdict = classify(&provider, status, pairs.as_slice(), &body, now);
         if (200..300).contains(&status) {
             prop_assert_eq!(verdict, Verdict::Success);
         }
-        if let Verdict::RateLimited(hint) = verdict {
+        if let Verdict::RateLimited(limit) = verdict {
             prop_assert_eq!(status, 429);
+            prop_assert_eq!(limit.key_scoped(), limit.window != QuotaWindow::Unknown);
             for reset in RESETS {
-                let until = hint_until_s(hint, reset, now);
-                prop_assert!(until >= now.saturating_add(1) && until <= now.saturating_add(MAX_HINT_S), "{hint:?} → {until} at {now}");
+                let until = hint_until_s(limit.hint, reset, now);
+                prop_assert!(until >= now.saturating_add(1) && until <= now.saturating_add(MAX_HINT_S), "{limit:?} → {until} at {now}");
             }
         }
+        // Only the statuses that can carry such evidence take a key out of the pool.
+        match verdict {
+            Verdict::InvalidKey => prop_assert!(matches!(status, 400 | 401 | 403), "{status}"),
+            Verdict::Exhausted => prop_assert!(matches!(status, 400 | 402 | 429), "{status}"),
+            Verdict::ModelUnavailable => prop_assert!(matches!(status, 403 | 404), "{status}"),
+            _ => {}
+        }
         prop_assert!(!verdict.label().is_empty());
+        prop_assert!(!judge(&provider, status, pairs.as_slice(), &body, now).rule.is_empty());
     }
 
     #[test]
     fn wait_hint_parsers_never_panic_or_wrap(value in header_value(), now in any_now()) {
         if let Some(s) = hints::retry_delay_s(&value) {
-            let _ = hint_until_s(CoolHint::Seconds(s.saturating_add(cooldown::RETRY_INFO_BUFFER_S)), DailyReset::PacificMidnight, now);
+            let _ = hint_until_s(CoolHint::Seconds(s.saturating_add(one_balance::hints::RETRY_INFO_BUFFER_S)), DailyReset::PacificMidnight, now);
         }
         if let Some(until) = hints::retry_after_until_s(&value, now) {
             // A delay is never before now (an HTTP date may be in the past; it is clamped later).
@@ -446,13 +482,138 @@ proptest! {
     }
 
     #[test]
-    fn a_cooldown_never_shortens(end in any::<u64>(), total in any::<u64>(), streak in any::<u32>(), until in any::<u64>(), reset in any::<u64>(), threshold in 0u32..5, now in any_now()) {
-        let previous = cooldown::ModelCooling { end_at_s: end, total_seconds: total, streak };
-        let next = cooldown::after_rate_limit(previous, until, reset, threshold, now);
-        prop_assert!(next.end_at_s >= end && next.end_at_s >= until);
+    fn a_cooldown_never_shortens(
+        end in any::<u64>(),
+        total in any::<u64>(),
+        streak in any::<u32>(),
+        at_ms in any::<u64>(),
+        input in cool_input(),
+        threshold in 0u32..5,
+    ) {
+        let previous = ModelCooling { end_at_s: end, total_seconds: total, streak, at_ms };
+        let next = cooldown::after_rate_limit(previous, &input, threshold);
+        prop_assert!(next.end_at_s >= end && next.end_at_s >= input.until_s);
         prop_assert!(next.total_seconds >= total);
-        let exhausted = cooldown::after_exhausted(previous, now);
-        prop_assert!(exhausted.end_at_s >= end);
+        prop_assert!(next.at_ms >= at_ms && next.at_ms >= input.now_ms);
+        let exhausted = cooldown::after_exhausted(previous, input.now_ms);
+        prop_assert!(exhausted.end_at_s >= end && exhausted.streak == streak);
+        let unavailable = cooldown::after_model_unavailable(previous, input.now_ms);
+        prop_assert!(unavailable.end_at_s >= end && unavailable.streak == streak);
+    }
+
+    #[test]
+    fn the_streak_counts_episodes_not_echoes(
+        end in any::<u64>(),
+        streak in 0u32..1_000,
+        at_ms in any::<u64>(),
+        input in cool_input(),
+        threshold in 1u32..5,
+    ) {
+        let previous = ModelCooling { end_at_s: end, total_seconds: 0, streak, at_ms };
+        let next = cooldown::after_rate_limit(previous, &input, threshold);
+        let daily = next.end_at_s >= input.daily_reset_s && input.daily_reset_s > input.until_s.max(end);
+        match input.window {
+            // Minute: never a step, never the daily reset (unless the hint itself asks that long).
+            QuotaWindow::Minute => prop_assert!(next.streak == streak && !daily),
+            // Day: the daily reset at once, the streak back to 0.
+            QuotaWindow::Day => prop_assert!(next.streak == 0 && next.end_at_s >= input.daily_reset_s),
+            QuotaWindow::Unknown if cooldown::is_echo(&previous, &input) => prop_assert!(next.streak == streak && !daily),
+            QuotaWindow::Unknown => prop_assert!(next.streak == streak + 1 || (next.streak == 0 && next.end_at_s >= input.daily_reset_s)),
+        }
+    }
+}
+
+fn cool_input() -> impl Strategy<Value = CoolInput> {
+    let window = prop_oneof![Just(QuotaWindow::Minute), Just(QuotaWindow::Day), Just(QuotaWindow::Unknown)];
+    (any::<u64>(), any::<u64>(), window, any::<u64>(), any::<bool>(), any::<bool>(), any::<u64>()).prop_map(
+        |(until_s, daily_reset_s, window, sent_at_ms, cooling_at_send, overlapped, now_ms)| CoolInput {
+            until_s,
+            daily_reset_s,
+            window,
+            sent_at_ms,
+            cooling_at_send,
+            overlapped,
+            now_ms,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The pool-wide breaker
+
+fn answer() -> impl Strategy<Value = Answer> {
+    prop_oneof![
+        Just(Answer::Success),
+        Just(Answer::Other),
+        Just(Answer::RateLimited { key_scoped: true }),
+        Just(Answer::RateLimited { key_scoped: false }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_breaker_never_pauses_on_key_quotas_or_while_a_key_that_answered_2xx_remains(
+        events in prop::collection::vec((0usize..40, answer(), 0usize..60, 0u64..3), 1..200),
+    ) {
+        let config = BreakerConfig::default();
+        let mut breaker = Breaker::default();
+        let mut now = 1_000u64;
+        let mut latest: std::collections::HashMap<usize, (u64, Answer)> = std::collections::HashMap::new();
+        let mut paused_until = 0u64;
+        for (key, answer, usable, gap) in events {
+            now += gap;
+            latest.insert(key, (now, answer));
+            let seen = Observation { provider: "p", model: "m", key: &key.to_string(), answer, usable_keys: Some(usable) };
+            let reading = breaker.observe(&config, &seen, now);
+            if let Reading::PoolThrottled { until_s } = reading {
+                prop_assert_eq!(answer, Answer::RateLimited { key_scoped: false }, "only a 429 without quota details pauses");
+                let fresh = paused_until <= now;
+                let window_start = now.saturating_sub(u64::from(config.window_s));
+                let healthy = latest.values().any(|(at, a)| *at >= window_start && *a == Answer::Success);
+                prop_assert!(!(fresh && healthy) || until_s == paused_until, "a key that answered 2xx is still in the window");
+                paused_until = until_s;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Redaction
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn redaction_leaves_no_piece_of_the_key_and_keeps_json_valid(
+        key in "[A-Za-z0-9_-]{8,64}",
+        before in tricky_text(),
+        after in tricky_text(),
+        start in 0usize..64,
+        len in 8usize..64,
+        shown in any::<bool>(),
+    ) {
+        let start = start.min(key.len() - 8);
+        let end = (start + len).min(key.len());
+        let echo = if shown { format!("{}****{}", &key[..8.min(key.len())], &key[key.len() - 4..]) } else { key[start..end].to_string() };
+        let body = serde_json::json!({"error": {"message": format!("{before}{echo}{after}"), "code": 401}}).to_string();
+        let out = redact(body.as_bytes(), &key);
+        prop_assert_eq!(out.len(), body.len());
+        let parsed: Value = serde_json::from_slice(&out).map_err(|e| TestCaseError::fail(format!("not JSON: {e}")))?;
+        let message = parsed["error"]["message"].as_str().unwrap_or_default().to_string();
+        for i in 0..=key.len() - MIN_ECHO {
+            prop_assert!(!message.contains(&key[i..i + MIN_ECHO]), "{:?} left in {message:?}", &key[i..i + MIN_ECHO]);
+        }
+    }
+
+    #[test]
+    fn redaction_never_panics_and_borrows_when_the_key_is_absent(body in prop::collection::vec(any::<u8>(), 0..512), key in any::<String>()) {
+        let out = redact(&body, &key);
+        prop_assert_eq!(out.len(), body.len());
+        if key.len() >= 4 && !body.windows(key.len().min(MIN_ECHO)).any(|w| key.as_bytes().windows(w.len()).any(|k| k == w)) && !body.contains(&b'*') && !body.contains(&b'.') && !body.contains(&0xE2) {
+            prop_assert!(matches!(out, std::borrow::Cow::Borrowed(_)));
+        }
     }
 }
 

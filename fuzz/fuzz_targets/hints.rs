@@ -2,7 +2,8 @@
 //! hint_until_s, lies within [now + 1, now + MAX_HINT_S].
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use one_balance::cooldown::{hint_until_s, CoolHint, MAX_HINT_S};
+use one_balance::cooldown::{hint_until_s, MAX_HINT_S};
+use one_balance::hints::CoolHint;
 use one_balance::hints;
 use one_balance::providers::DailyReset;
 

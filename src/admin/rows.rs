@@ -195,7 +195,9 @@ pub fn throttle_json(figures: &[Figures], now_s: u64) -> Value {
         .map(|f| {
             let paused = f.paused_until_s > now_s;
             json!({
-                "provider": f.provider, "model": f.model, "keys_tried": f.keys_tried, "keys_rate_limited": f.keys_rate_limited,
+                "provider": f.provider, "model": f.model, "keys_tried": f.keys_tried, "keys_succeeded": f.keys_succeeded,
+                "keys_rate_limited": f.keys_rate_limited, "keys_rate_limited_bare": f.keys_rate_limited_bare,
+                "usable_keys": f.usable_keys,
                 "paused_until": paused.then_some(f.paused_until_s),
                 "seconds_left": if paused { f.paused_until_s - now_s } else { 0 },
                 "pauses_total": f.pauses_total,
@@ -283,13 +285,36 @@ mod tests {
     #[test]
     fn throttle_figures_show_time_left_only_while_paused() {
         let figures = vec![
-            Figures { provider: "google-ai-studio".into(), model: "gemini-2.5-flash".into(), keys_tried: 3, keys_rate_limited: 2, paused_until_s: 130, pauses_total: 1 },
-            Figures { provider: "openai".into(), model: String::new(), keys_tried: 1, keys_rate_limited: 0, paused_until_s: 0, pauses_total: 0 },
+            Figures {
+                provider: "google-ai-studio".into(),
+                model: "gemini-2.5-flash".into(),
+                keys_tried: 3,
+                keys_succeeded: 0,
+                keys_rate_limited: 2,
+                keys_rate_limited_bare: 2,
+                usable_keys: Some(1),
+                paused_until_s: 130,
+                pauses_total: 1,
+            },
+            Figures {
+                provider: "openai".into(),
+                model: String::new(),
+                keys_tried: 1,
+                keys_succeeded: 1,
+                keys_rate_limited: 0,
+                keys_rate_limited_bare: 0,
+                usable_keys: None,
+                paused_until_s: 0,
+                pauses_total: 0,
+            },
         ];
         let json = throttle_json(&figures, 100);
         assert_eq!(json[0]["paused_until"], 130);
         assert_eq!(json[0]["seconds_left"], 30);
         assert_eq!((json[0]["keys_tried"].as_u64(), json[0]["keys_rate_limited"].as_u64()), (Some(3), Some(2)));
+        assert_eq!((json[0]["keys_rate_limited_bare"].as_u64(), json[0]["usable_keys"].as_u64()), (Some(2), Some(1)));
+        assert_eq!(json[1]["keys_succeeded"], 1);
+        assert!(json[1]["usable_keys"].is_null(), "never counted");
         assert!(json[1]["paused_until"].is_null());
         assert_eq!(json[1]["model"], "");
         assert_eq!(thresholds_json(&BreakerConfig::default())["min_keys"], 5);

@@ -243,6 +243,11 @@ impl KeyPool {
         models
     }
 
+    /// How many keys selection could pick for `model` at `now_s`: in the pool, not blocked, not cooling for it.
+    pub fn usable_count(&self, model: Option<&str>, now_s: u64) -> usize {
+        (0..self.keys.len()).filter(|&i| !self.is_blocked(i) && !crate::cooldown::is_cooling(&self.state(i, model), now_s)).count()
+    }
+
     /// The soonest end of a cooldown on `model` among keys that are not blocked; `None` when no key cools.
     /// It answers a client's `Retry-After`: keys the request did not reach may still be free, but the soonest a
     /// key it did try comes back is a bound the client can rely on.
@@ -256,23 +261,11 @@ impl KeyPool {
 }
 
 /// Reads a `model_coolings` value as stored by this Worker or the original (`end_at` may be fractional, `streak`
-/// absent). Anything unreadable counts as no cooldown rather than an error: a bad row must not stop the pool.
+/// and `at_ms` absent; see [`ModelCooling::from_json`]). Anything unreadable counts as no cooldown rather than an
+/// error: a bad row must not stop the pool.
 pub fn parse_model_coolings(text: Option<&str>) -> Vec<(String, ModelCooling)> {
     let Some(Ok(Value::Object(map))) = text.map(serde_json::from_str::<Value>) else { return Vec::new() };
-    let whole = |v: Option<&Value>| -> u64 {
-        v.and_then(|v| v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f > 0.0).map(|f| f as u64)))
-            .unwrap_or(0)
-    };
-    map.iter()
-        .map(|(model, value)| {
-            let state = ModelCooling {
-                end_at_s: whole(value.get("end_at")),
-                total_seconds: whole(value.get("total_seconds")),
-                streak: u32::try_from(whole(value.get("streak"))).unwrap_or(u32::MAX),
-            };
-            (model.clone(), state)
-        })
-        .collect()
+    map.iter().map(|(model, value)| (model.clone(), ModelCooling::from_json(value))).collect()
 }
 
 #[cfg(test)]
@@ -313,7 +306,7 @@ mod tests {
     #[test]
     fn learning_overrides_the_loaded_state_without_touching_the_key_list() {
         let mut pool = KeyPool::new(vec![key("a", &[("m", 100)])]);
-        pool.learn_state("a", "m", ModelCooling { end_at_s: 900, total_seconds: 5, streak: 1 }, 50);
+        pool.learn_state("a", "m", ModelCooling { end_at_s: 900, total_seconds: 5, streak: 1, at_ms: 0 }, 50);
         assert_eq!(pool.state(0, Some("m")).end_at_s, 900);
         assert_eq!(pool.key(0).map(|k| k.coolings[0].1.end_at_s), Some(100), "the loaded list is unchanged");
         pool.learn_blocked("a", 50);
@@ -399,12 +392,12 @@ mod tests {
     #[test]
     fn model_coolings_from_the_original_and_from_this_worker_both_read() {
         let parsed = parse_model_coolings(Some(
-            r#"{"gemini-2.5-flash":{"end_at":1764000000.75,"total_seconds":65},"m2":{"end_at":5,"total_seconds":1,"streak":1}}"#,
+            r#"{"gemini-2.5-flash":{"end_at":1764000000.75,"total_seconds":65},"m2":{"end_at":5,"total_seconds":1,"streak":1,"at_ms":4500}}"#,
         ));
         assert_eq!(parsed.len(), 2);
         let flash = parsed.iter().find(|(m, _)| m == "gemini-2.5-flash").expect("present").1;
-        assert_eq!(flash, ModelCooling { end_at_s: 1_764_000_000, total_seconds: 65, streak: 0 });
-        assert!(parsed.iter().any(|(m, c)| m == "m2" && c.streak == 1));
+        assert_eq!(flash, ModelCooling { end_at_s: 1_764_000_000, total_seconds: 65, streak: 0, at_ms: 0 });
+        assert!(parsed.iter().any(|(m, c)| m == "m2" && c.streak == 1 && c.at_ms == 4_500));
         for junk in [None, Some(""), Some("null"), Some("[]"), Some("{bad"), Some(r#"{"m":{"end_at":-5}}"#)] {
             let parsed = parse_model_coolings(junk);
             assert!(parsed.iter().all(|(_, c)| c.end_at_s == 0), "{junk:?}");

@@ -84,7 +84,8 @@ describe("rate limits", { timeout: 60_000 }, () => {
     assert.deepEqual(Object.keys(row.coolings), [FLASH], "only the model that was limited");
     const entry = row.coolings[FLASH];
     assert.ok(entry.end_at >= t0 + 39 - 1 && entry.end_at <= t1 + 39 + 2, `end_at ${entry.end_at} ≈ now + 39 (${t0}…${t1})`);
-    assert.equal(entry.streak, 1);
+    assert.equal(entry.streak, 0, "the 429 named a per-minute quota: it never counts toward the daily reset");
+    assert.ok(entry.at_ms >= t0 * 1000 && entry.at_ms <= (t1 + 1) * 1000, `at_ms ${entry.at_ms}: when the outcome was recorded`);
     assert.ok(Number.isInteger(entry.end_at) && Number.isInteger(entry.total_seconds), JSON.stringify(entry));
     assert.ok(entry.total_seconds >= 37 && entry.total_seconds <= 41, `total_seconds ${entry.total_seconds}`);
     assert.equal(row.status, "active");
@@ -112,28 +113,41 @@ describe("rate limits", { timeout: 60_000 }, () => {
     assert.equal(attemptsOf(pro).at(-1).id, limited.short);
   });
 
-  test("two consecutive 429s on one (key, model) cool it until the next midnight in Los Angeles", async () => {
+  /** A 429 without quota details (the streak rule's case) that asks for a 1-second wait. */
+  const plain429 = () => {
+    const reply = gemini.rateLimitedPlain();
+    reply.headers = { ...reply.headers, "retry-after": "1" };
+    return reply;
+  };
+  /** Waits until the pair's cooldown in D1 is over (a new attempt is then a new episode, not an echo). */
+  const waitOutCooldown = async (row, model) => {
+    const end = row.coolings[model].end_at;
+    while (nowS() <= end) await new Promise((r) => setTimeout(r, 200));
+  };
+
+  test("two consecutive 429 episodes without quota details cool the (key, model) until the next midnight in Los Angeles", async () => {
     const [key] = await seedKeys(worker, "google-ai-studio", 1);
     const model = "gemini-2.0-flash";
-    mock.on(() => true, gemini.rateLimited({ retryDelay: "37s", model }));
+    mock.on(() => true, plain429());
 
     const first = await generate(model);
     assert.equal(first.status, 429, "one key, rate-limited: nothing else to try");
     await first.arrayBuffer();
     const afterFirst = await waitForRow(worker, key.id, (r) => r.coolings[model]?.streak === 1, "streak 1");
-    assert.ok(afterFirst.coolings[model].end_at <= nowS() + 39 + 2, "the first 429 is a short cooldown");
+    assert.ok(afterFirst.coolings[model].end_at <= nowS() + 2, "the first 429 is a short cooldown");
+    await waitOutCooldown(afterFirst, model);
 
     const t0 = nowS();
     const second = await generate(model);
     const t1 = nowS();
     assert.equal(second.status, 429);
     await second.arrayBuffer();
-    assert.equal(mock.requests.length, 2, "the cooling key was tried once more (it is the only one)");
+    assert.equal(mock.requests.length, 2);
     assert.equal(keyOf(mock.requests[1]), key.key);
 
-    const row = await waitForRow(worker, key.id, (r) => r.coolings[model]?.end_at > afterFirst.coolings[model].end_at, "the long cooldown");
+    const row = await waitForRow(worker, key.id, (r) => r.coolings[model]?.end_at > afterFirst.coolings[model].end_at + 60, "the long cooldown");
     const entry = row.coolings[model];
-    const expected = new Set([nextPacificMidnightS(t0), nextPacificMidnightS(t1)].map((m) => Math.max(m, t0 + 39)));
+    const expected = new Set([nextPacificMidnightS(t0), nextPacificMidnightS(t1)]);
     assert.ok(
       [...expected].some((e) => Math.abs(entry.end_at - e) <= 2),
       `end_at ${new Date(entry.end_at * 1000).toISOString()} should be the next LA midnight ${[...expected].map((e) => new Date(e * 1000).toISOString())}`,
@@ -145,10 +159,30 @@ describe("rate limits", { timeout: 60_000 }, () => {
     assert.ok(Math.abs(retryAfter - (entry.end_at - t1)) <= 3, `Retry-After ${retryAfter} ≈ seconds until midnight ${entry.end_at - t1}`);
   });
 
+  test("a 429 for an attempt sent while the pair was still cooling is an echo: the streak does not step", async () => {
+    const [key] = await seedKeys(worker, "google-ai-studio", 1);
+    const model = "gemini-2.0-flash-echo";
+    const long = gemini.rateLimitedPlain();
+    long.headers = { ...long.headers, "retry-after": "30" };
+    mock.on(() => true, long);
+    const first = await generate(model);
+    assert.equal(first.status, 429);
+    await first.arrayBuffer();
+    const afterFirst = await waitForRow(worker, key.id, (r) => r.coolings[model]?.streak === 1, "streak 1");
+    // The only key is cooling: it is still tried (it frees soonest), and answers 429 again.
+    const second = await generate(model);
+    assert.equal(second.status, 429);
+    await second.arrayBuffer();
+    assert.equal(mock.requests.length, 2);
+    const row = await waitForRow(worker, key.id, (r) => r.coolings[model]?.at_ms > afterFirst.coolings[model].at_ms, "the second write");
+    assert.equal(row.coolings[model].streak, 1, "the same episode, not a second one");
+    assert.ok(row.coolings[model].end_at < nowS() + 3600, "no daily reset");
+  });
+
   test("a success between two 429s resets the streak, so the next 429 is a short cooldown again", async () => {
     const [key] = await seedKeys(worker, "google-ai-studio", 1);
     const model = "gemini-2.5-flash-lite";
-    mock.queue(gemini.rateLimited({ model }), gemini.success({ model }), gemini.rateLimited({ model }));
+    mock.queue(plain429(), gemini.success({ model }), plain429());
 
     const r1 = await generate(model);
     assert.equal(r1.status, 429);
@@ -160,15 +194,30 @@ describe("rate limits", { timeout: 60_000 }, () => {
     assert.equal(r2.status, 200);
     await r2.arrayBuffer();
     const cleared = await waitForRow(worker, key.id, (r) => r.coolings[model]?.streak === 0, "streak back to 0");
-    assert.equal(cleared.coolings[model].end_at, cooled.coolings[model].end_at, "a success changes only the streak");
+    assert.equal(cleared.coolings[model].end_at, cooled.coolings[model].end_at, "a success changes only the streak of a short cooldown");
+    await waitOutCooldown(cleared, model);
 
     const t0 = nowS();
     const r3 = await generate(model);
     assert.equal(r3.status, 429);
     await r3.arrayBuffer();
     const row = await waitForRow(worker, key.id, (r) => r.coolings[model]?.streak === 1, "streak 1 again");
-    assert.ok(row.coolings[model].end_at <= t0 + 39 + 3, `short cooldown, not midnight: end_at - now = ${row.coolings[model].end_at - t0}`);
+    assert.ok(row.coolings[model].end_at <= t0 + 3, `short cooldown, not midnight: end_at - now = ${row.coolings[model].end_at - t0}`);
     assert.equal(mock.requests.length, 3);
+  });
+
+  test("a success on a pair parked until midnight ends the park: the key evidently serves", async () => {
+    const [key] = await seedKeys(worker, "google-ai-studio", 1);
+    const model = "gemini-2.5-flash-parked";
+    const midnight = nextPacificMidnightS(nowS());
+    await worker.d1.run("UPDATE keys SET model_coolings = ? WHERE id = ?", JSON.stringify({ [model]: { end_at: midnight, total_seconds: 5000, streak: 0 } }), key.id);
+    mock.on(() => true, gemini.success({ model }));
+    // The only key is parked: it is still tried (soonest free), and it answers.
+    const res = await generate(model);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const row = await waitForRow(worker, key.id, (r) => r.coolings[model]?.end_at < midnight, "the park ended");
+    assert.ok(row.coolings[model].end_at <= nowS(), "usable again at once");
   });
 
   test("when every key answers 429 the client gets the last 429 with Retry-After, after at most 10 distinct keys", async () => {
@@ -306,14 +355,6 @@ describe("other rate-limit and spend shapes", { timeout: 60_000 }, () => {
 
 describe("invalid keys", { timeout: 60_000 }, () => {
   const cases = [
-    [
-      "401",
-      () => ({
-        status: 401,
-        headers: { "content-type": "application/json; charset=UTF-8" },
-        body: { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } },
-      }),
-    ],
     ["Gemini 400 API_KEY_INVALID", () => gemini.invalidKey()],
     ["Gemini 403 suspended", () => gemini.suspended()],
   ];
@@ -377,12 +418,76 @@ describe("faults that are not the key's", { timeout: 60_000 }, () => {
       const verdicts = attemptsOf(res).map((a) => a.verdict);
       assert.deepEqual(verdicts.slice(1), ["rate_limited", "ok"]);
       assert.ok(["not_key_fault", "transient"].includes(verdicts[0]), `first verdict ${verdicts[0]}`);
-      await waitForRow(worker, limited.id, (r) => r.coolings[model]?.streak === 1, "the control cooldown");
+      await waitForRow(worker, limited.id, (r) => r.coolings[model]?.end_at > 0, "the control cooldown");
       const row = await keyRow(worker, faulted.id);
       assert.deepEqual(row, before[faulted.id], "the faulted key's row is unchanged");
       assert.equal(row.status, "active");
     });
   }
+});
+
+describe("answers a request could have caused: no key pays for them", { timeout: 60_000 }, () => {
+  const GEMINI_MODELS = /\/v1beta\/models$/;
+
+  test("a 403 for a file another project owns goes back to the client after one attempt; every key stays", async () => {
+    const keys = await seedKeys(worker, "google-ai-studio", 4);
+    mock.on(() => true, gemini.filePermissionDenied());
+    for (let i = 0; i < 3; i++) {
+      mock.requests.length = 0;
+      const res = await generate(FLASH);
+      assert.equal(res.status, 403);
+      assert.equal((await res.json()).error.status, "PERMISSION_DENIED");
+      assert.equal(mock.requests.length, 1, "one attempt: the request is at fault, not the key");
+      assert.deepEqual(attemptsOf(res).map((a) => a.verdict), ["client_error"]);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    for (const k of keys) {
+      const row = await keyRow(worker, k.id);
+      assert.equal(row.status, "active");
+      assert.deepEqual(row.coolings, {});
+    }
+    mock.reset();
+    mock.on(() => true, gemini.success({ text: "still served" }));
+    const ok = await generate(FLASH);
+    assert.equal(ok.status, 200, "the pool is whole");
+  });
+
+  test("a 401 without a key-scoped reason is a suspect: the key is probed, and blocked only when the probe is refused too", async () => {
+    const keys = await seedKeys(worker, "google-ai-studio", 3);
+    const [dead, live] = keys;
+    mock.on(forModel(FLASH), (req) => (keyOf(req) === dead.key || keyOf(req) === live.key ? gemini.unauthenticated() : gemini.success({ text: "served" })));
+    const probes = [];
+    mock.on({ method: "GET", path: GEMINI_MODELS }, (req) => {
+      probes.push(req);
+      return keyOf(req) === dead.key ? gemini.invalidKey() : { status: 200, body: { models: [] } };
+    });
+    // Until both suspects have been probed: a request probes only the first suspect it meets (a second one sends the
+    // answer back), so keep asking until each has been a request's first suspect.
+    const probed = () => new Set(probes.map(keyOf));
+    for (let i = 0; i < 60 && probed().size < 2; i++) {
+      const res = await generate(FLASH);
+      const verdicts = attemptsOf(res).map((a) => a.verdict);
+      assert.ok(verdicts.filter((v) => v === "suspect_key").length <= 2, verdicts.join());
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitForRow(worker, dead.id, (r) => r.status === "blocked", "the key the probe confirmed");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await keyRow(worker, live.id)).status, "active", "the probe accepted this one: it stays");
+    assert.deepEqual(new Set(probes.map(keyOf)), new Set([dead.key, live.key]), "each suspect was probed");
+    assert.ok(probes.every((r) => r.body.length === 0 && r.method === "GET"), "the probe carries nothing of the client's request");
+  });
+
+  test("two suspects in one request send the answer back instead of spending a third key", async () => {
+    await seedKeys(worker, "google-ai-studio", 5);
+    mock.on(forModel(FLASH), gemini.unauthenticated());
+    mock.on({ method: "GET", path: GEMINI_MODELS }, { status: 200, body: { models: [] } });
+    const res = await generate(FLASH);
+    assert.equal(res.status, 401, "the request, not the keys, is the likely cause");
+    assert.deepEqual(attemptsOf(res).map((a) => a.verdict), ["suspect_key", "suspect_key"]);
+    const generations = mock.requests.filter((r) => r.method === "POST");
+    assert.equal(generations.length, 2);
+  });
 });
 
 describe("client errors", { timeout: 30_000 }, () => {

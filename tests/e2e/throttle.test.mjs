@@ -1,8 +1,10 @@
-// Pool-wide throttle detection (src/throttle.rs, used by the attempt loop in src/edge/forward.rs), end to end: when
-// most keys tried for a (provider, model) answer 429 at once the limit is the egress IP's or the region's, not the
-// keys'. The Worker then stops spending keys: it answers 429 + Retry-After, pauses that (provider, model) without any
-// upstream attempt, does not cool the keys that answered after detection, and resumes on its own once the pause is
-// over. THROTTLE_PAUSE_SECONDS is small here, so the one real wait in this file is a few seconds.
+// The pool-wide 429 breaker (src/breaker.rs, consulted by the attempt loop in src/attempt.rs), end to end: when most
+// of a (provider, model)'s usable keys answer 429 without any quota details of their own and none answers 200, the
+// limit is the egress IP's or the region's, not the keys'. The Worker then stops spending keys: it answers 429 +
+// Retry-After, pauses that (provider, model) without any upstream attempt, does not cool the keys that answered
+// after detection, and resumes on its own once the pause is over. 429s that name the key's own quota window, or a
+// pool whose other keys still answer 200, never pause it. THROTTLE_PAUSE_SECONDS is small here, so the one real
+// wait in this file is a few seconds.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -56,7 +58,7 @@ function retryAfterOf(res) {
   return Number(value);
 }
 
-describe("pool-wide throttle: 20 keys, the upstream answers 429 to everything", { timeout: 60_000 }, () => {
+describe("pool-wide throttle: 6 keys, the upstream answers a bare 429 (no quota details) to everything", { timeout: 60_000 }, () => {
   let mock;
   let worker;
   before(async () => {
@@ -69,8 +71,8 @@ describe("pool-wide throttle: 20 keys, the upstream answers 429 to everything", 
   });
 
   test("detects, pauses without spending keys, cools only the keys before detection, and resumes on its own", async () => {
-    const keys = await seedKeys(worker, 20);
-    mock.on(() => true, gemini.rateLimited({ retryDelay: "37s", model: FLASH }));
+    const keys = await seedKeys(worker, 6);
+    mock.on(() => true, gemini.rateLimitedPlain());
 
     // 1. The first request stops at the detection threshold, well before MAX_ATTEMPTS (10).
     const first = await generate(worker);
@@ -135,7 +137,7 @@ describe("pool-wide throttle: 20 keys, the upstream answers 429 to everything", 
     assert.equal((await res.json()).candidates[0].content.parts[0].text, "recovered");
     assert.equal(mock.requests.length, 1, "one attempt: a key that is not cooling");
     assert.ok(!tried.slice(0, 4).includes(keyOf(mock.requests[0])), "not one of the cooled keys");
-    assert.equal(keys.length, 20);
+    assert.equal(keys.length, 6);
   });
 });
 
@@ -200,8 +202,8 @@ describe("probation after a pause", { timeout: 60_000 }, () => {
   }
 
   test("a single 429 right after the pause pauses again, twice as long, without cooling that key", async () => {
-    await seedKeys(worker, 20);
-    mock.on(() => true, gemini.rateLimited({ retryDelay: "37s", model: FLASH }));
+    await seedKeys(worker, 6);
+    mock.on(() => true, gemini.rateLimitedPlain());
     const first = await generate(worker);
     await first.arrayBuffer();
     assert.equal(first.status, 429);
@@ -228,4 +230,40 @@ describe("probation after a pause", { timeout: 60_000 }, () => {
     assert.equal(ok.status, 200);
     assert.equal((await ok.json()).candidates[0].content.parts[0].text, "back");
   });
+});
+
+describe("the breaker never pauses a pool that still serves", { timeout: 90_000 }, () => {
+  let mock;
+  let worker;
+  before(async () => {
+    mock = await startMock();
+    // KEY_CACHE_TTL_SECONDS=0: each case replaces the keys in D1 behind the Worker's back.
+    worker = await startWorker({ vars: { AUTH_KEY, THROTTLE_MIN_KEYS: "5", THROTTLE_PAUSE_SECONDS: String(PAUSE_S), KEY_CACHE_TTL_SECONDS: "0" }, mock });
+  });
+  after(async () => {
+    await worker?.stop();
+    await mock?.close();
+  });
+
+  for (const [name, limited] of [
+    ["half the keys answer 429 with Gemini's per-minute QuotaFailure and RetryInfo", () => gemini.rateLimited({ retryDelay: "37s", model: FLASH })],
+    ["half the keys answer a bare 429", () => gemini.rateLimitedPlain()],
+  ]) {
+    test(`${name}: every request is served by a healthy key, none is paused`, async () => {
+      await worker.d1.exec("DELETE FROM keys");
+      const keys = await seedKeys(worker, 40);
+      const bad = new Set(keys.filter((_, i) => i % 2 === 0).map((k) => k.key));
+      mock.reset();
+      mock.on(() => true, (req) => (bad.has(keyOf(req)) ? limited() : gemini.success({ text: "healthy" })));
+      const verdicts = [];
+      for (let i = 0; i < 30; i++) {
+        const res = await generate(worker);
+        const body = await res.text();
+        assert.equal(res.status, 200, `request ${i}: ${res.headers.get("x-one-balance-attempts")} ${body.slice(0, 200)}`);
+        verdicts.push(...attemptsOf(res));
+      }
+      assert.ok(verdicts.includes("rate_limited"), `some requests met a limited key first: ${verdicts.join()}`);
+      assert.ok(!verdicts.some((v) => v === "pool_throttled"));
+    });
+  }
 });

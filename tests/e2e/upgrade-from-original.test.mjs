@@ -124,8 +124,9 @@ describe("upgrading the original project's database in place", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(coolings?.[PRO], "the free key now cools for pro");
-    assert.equal(coolings[PRO].streak, 1);
+    assert.equal(coolings[PRO].streak, 0, "a per-minute quota never counts toward the daily reset");
     assert.ok(Number.isInteger(coolings[PRO].end_at), "integers, as the original wrote");
+    assert.ok(Number.isInteger(coolings[PRO].at_ms) && coolings[PRO].at_ms > 0, "and when the outcome was recorded");
     const original = await worker.d1.first("SELECT model_coolings FROM keys WHERE key = ?", COOLING_KEY);
     assert.ok(JSON.parse(original.model_coolings)[FLASH], "the original's cooldown entry is untouched");
   });

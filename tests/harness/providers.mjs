@@ -83,6 +83,14 @@ export const gemini = {
     return googleError("400-api-key-invalid", 400);
   },
   /** 403 PERMISSION_DENIED "Consumer 'api_key:…' has been suspended." */
+  /** 401 UNAUTHENTICATED without a key-scoped reason: a suspect, confirmed by a probe before any block. */
+  unauthenticated() {
+    return googleError("401-unauthenticated", 401);
+  },
+  /** 403 PERMISSION_DENIED for a `fileData.fileUri` another project owns: the request's fault. */
+  filePermissionDenied() {
+    return googleError("403-file-permission", 403);
+  },
   suspended() {
     return googleError("403-suspended", 403);
   },
@@ -317,6 +325,10 @@ export const openrouter = {
     };
   },
   /** 402 insufficient credits. */
+  /** 402 "This request requires more credits, or fewer max_tokens": about this request's size, not the account. */
+  requestExceedsCredits() {
+    return { status: 402, headers: { "content-type": "application/json" }, body: fixture("openrouter/402-request-exceeds-credits") };
+  },
   paymentRequired() {
     return { status: 402, headers: { "content-type": "application/json" }, body: fixture("openrouter/402-credits") };
   },

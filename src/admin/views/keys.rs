@@ -284,7 +284,7 @@ mod tests {
             remark: remark.map(str::to_string),
             created_at_s: NOW - 100,
             total_cooling_s: 130,
-            coolings: vec![("gemini-2.5-pro".to_string(), ModelCooling { end_at_s: NOW + 65, total_seconds: 130, streak: 1 })],
+            coolings: vec![("gemini-2.5-pro".to_string(), ModelCooling { end_at_s: NOW + 65, total_seconds: 130, streak: 1, at_ms: 0 })],
             usage: UsageFigures { requests: 7, successes: 5, rate_limited: 2, last_used_at_s: Some(NOW - 5), ..Default::default() },
             check: CheckState::default(),
         }
@@ -405,7 +405,7 @@ mod tests {
         let html = render(&[fine.clone()], &ListQuery::default(), &Counts { active: 1, ..Default::default() }, None);
         assert!(!html.contains(r#"class="check small-text""#), "{html}");
         let mut spent = fine;
-        spent.coolings = vec![("*".to_string(), ModelCooling { end_at_s: NOW + 600, total_seconds: 600, streak: 0 })];
+        spent.coolings = vec![("*".to_string(), ModelCooling { end_at_s: NOW + 600, total_seconds: 600, streak: 0, at_ms: 0 })];
         spent.check.last_result = Some("exhausted".to_string());
         let query = ListQuery { tab: Tab::Cooling, ..Default::default() };
         let html = render(&[spent], &query, &Counts { cooling: 1, ..Default::default() }, None);

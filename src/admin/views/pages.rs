@@ -80,7 +80,10 @@ fn throttle_section(view: &ThrottleView, t: &Text) -> Markup {
                             th { (t.col_provider) }
                             th { (t.col_model) }
                             th.num { (t.col_keys_tried) }
+                            th.num { (t.col_succeeded) }
                             th.num { (t.col_rate_limited) }
+                            th.num { (t.col_rate_limited_bare) }
+                            th.num { (t.col_usable) }
                             th { (t.col_paused) }
                             th.num { (t.col_pauses) }
                         }
@@ -91,7 +94,12 @@ fn throttle_section(view: &ThrottleView, t: &Text) -> Markup {
                                 td { (f.provider) }
                                 td { @if f.model.is_empty() { span.muted { (t.no_model) } } @else { code { (f.model) } } }
                                 td.num.tried { (f.keys_tried) }
+                                td.num.succeeded { (f.keys_succeeded) }
                                 td.num.limited { (f.keys_rate_limited) }
+                                td.num.bare { (f.keys_rate_limited_bare) }
+                                td.num.usable {
+                                    @if let Some(n) = f.usable_keys { (n) } @else { span.muted { "—" } }
+                                }
                                 td.paused {
                                     @if f.paused_until_s > view.now_s {
                                         span.badge.blocked { (fill(t.time_left, &[("time", &duration(f.paused_until_s - view.now_s, t))])) }
@@ -210,7 +218,17 @@ mod tests {
     }
 
     fn figures(provider: &str, model: &str, paused_until_s: u64) -> Figures {
-        Figures { provider: provider.to_string(), model: model.to_string(), keys_tried: 3, keys_rate_limited: 2, paused_until_s, pauses_total: 1 }
+        Figures {
+            provider: provider.to_string(),
+            model: model.to_string(),
+            keys_tried: 3,
+            keys_succeeded: 0,
+            keys_rate_limited: 2,
+            keys_rate_limited_bare: 1,
+            usable_keys: Some(40),
+            paused_until_s,
+            pauses_total: 1,
+        }
     }
 
     #[test]
@@ -222,11 +240,15 @@ mod tests {
         assert!(html.contains("per isolate") && html.contains("paused for 30s") && html.contains("at least 2 distinct keys"), "{html}");
         assert!(html.contains("80%") && html.contains("within 30s"), "{html}");
         assert!(html.contains("<code>&lt;script&gt;m&lt;/script&gt;</code>") && !html.contains("<script>m"), "{html}");
-        assert!(html.contains(r#"<td class="num tried">3</td><td class="num limited">2</td>"#), "{html}");
+        assert!(
+            html.contains(r#"<td class="num tried">3</td><td class="num succeeded">0</td><td class="num limited">2</td><td class="num bare">1</td><td class="num usable">40</td>"#),
+            "{html}"
+        );
+        assert!(html.contains("without quota details") && html.contains("usable keys"), "{html}");
         assert!(html.contains("25s left"), "{html}");
         assert!(html.contains("(no model)"), "{html}");
         let zh = overview_page(&Chrome { lang: Lang::Zh, here: "/", csrf: Some("tok") }, &[], &view).into_string();
-        assert!(zh.contains("按隔离实例") && zh.contains("至少 2 个不同密钥") && zh.contains("暂停 30秒"), "{zh}");
+        assert!(zh.contains("按隔离实例") && zh.contains("至少 2 个不同密钥") && zh.contains("暂停 30秒") && zh.contains("不带配额详情"), "{zh}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! synchronously, so the success path needs no wasm-bindgen future.
 
 use super::client::{self, CLIENT_BODY_TIMEOUT_MS, MAX_BODY_BYTES};
-use super::isolate::{with_breaker, with_rng};
+use super::isolate::{with_isolate, with_rng};
 use super::key_cache::{self, SharedPool};
 use super::outbound::{put_key, Admission, Body, GatewayTags, Outbound};
 use super::{record, respond, usage};
@@ -18,7 +18,10 @@ use crate::edge::clock;
 use crate::api_error::ApiError;
 use crate::attempt::{AttemptLoop, Ending, Limits, Next, Outcome, Step};
 use crate::hints;
+use crate::redact;
+use std::borrow::Cow;
 use crate::upstream;
+use super::relay::WebHeaders;
 use crate::verdict::{self, HeaderLookup, MAX_ERROR_BODY_BYTES};
 use js_sys::futures::JsFuture;
 use js_sys::{Object, Promise, Reflect, Uint8Array};
@@ -48,15 +51,6 @@ fn relay_limits() -> RelayLimits {
         let _ = Reflect::set(&limits, &JsValue::from_str(name), &JsValue::from_f64(value));
     }
     limits.unchecked_into()
-}
-
-/// Response headers read by name for the classifier.
-pub struct WebHeaders<'a>(pub &'a Headers);
-
-impl HeaderLookup for WebHeaders<'_> {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0.get(name).ok().flatten()
-    }
 }
 
 /// Sends `outbound` with keys from `pool` until one answers for good; the promise resolves to the client's response.
@@ -164,7 +158,10 @@ impl Forwarding {
             self.pool = fresh;
         }
         let pool = self.pool.borrow();
-        let next = with_breaker(|breaker| with_rng(|rng| self.attempts.next(&pool, breaker, &self.app.config, now_ms, rng)));
+        let config = &self.app.config;
+        let next = with_isolate(&config.breaker, |isolate| {
+            with_rng(|rng| self.attempts.next(&pool, isolate.breaker, isolate.in_flight, config, now_ms, rng))
+        });
         let Next::Send(attempt) = next else { return None };
         let key = pool.key(attempt.index)?;
         let gateway = attempt.through_gateway.then(|| GatewayTags {
@@ -210,7 +207,7 @@ impl Forwarding {
             return None;
         }
         let outcome = Outcome::Answered { status: response.status(), verdict: verdict::Verdict::Success, retry_after_s: None };
-        self.judge(outcome, clock::now_s());
+        self.judge(outcome, clock::now_ms());
         match respond::stream_through(&response, &self.attempts.attempts_header()) {
             Ok(passed) => Some(passed),
             Err(error) => Some(self.error(&built_failed(&error))),
@@ -222,11 +219,19 @@ impl Forwarding {
     pub fn rejected(&mut self, response: Response, body: Uint8Array) -> Option<Response> {
         let status = response.status();
         let headers = response.headers();
-        let now_s = clock::now_s();
+        let now_ms = clock::now_ms();
+        let now_s = now_ms / 1_000;
         let lookup = WebHeaders(&headers);
-        let verdict = verdict::classify(status, &lookup, &body.to_vec(), now_s);
+        let bytes = body.to_vec();
+        let verdict = verdict::classify(self.attempts.provider(), status, &lookup, &bytes, now_s);
         let retry_after_s = lookup.header("retry-after").and_then(|v| hints::retry_after_until_s(&v, now_s)).map(|until| until.saturating_sub(now_s));
-        let step = self.judge(Outcome::Answered { status, verdict, retry_after_s }, now_s);
+        // The body goes to the client only with any echo of the pool key masked (OpenAI's 401 quotes part of it).
+        let key = self.attempts.in_flight_index().and_then(|i| self.pool.borrow().key(i).map(|k| k.secret.clone()));
+        let body = match key.as_ref().map(|key| redact::redact(&bytes, key.expose())) {
+            Some(Cow::Owned(masked)) => Uint8Array::from(masked.as_slice()),
+            _ => body,
+        };
+        let step = self.judge(Outcome::Answered { status, verdict, retry_after_s }, now_ms);
         if step == Step::Deliver {
             return Some(self.replay(&LastAnswer { status, headers, body }, None));
         }
@@ -243,12 +248,12 @@ impl Forwarding {
     /// No response headers arrived in time; the next key is tried at once.
     #[wasm_bindgen(js_name = timedOut)]
     pub fn timed_out(&mut self) {
-        self.judge(Outcome::TimedOut, clock::now_s());
+        self.judge(Outcome::TimedOut, clock::now_ms());
     }
 
     /// The request could not be sent; the next key is tried at once.
     pub fn unreachable(&mut self) {
-        self.judge(Outcome::Unreachable, clock::now_s());
+        self.judge(Outcome::Unreachable, clock::now_ms());
     }
 
     /// The answer when the loop is over without a final one.
@@ -271,14 +276,30 @@ impl Forwarding {
     }
 }
 
+impl Drop for Forwarding {
+    /// A request dropped with an attempt in flight (the client went away) ends that attempt's registration.
+    fn drop(&mut self) {
+        with_isolate(&self.app.config.breaker, |isolate| self.attempts.abandon(isolate.in_flight));
+    }
+}
+
 impl Forwarding {
     /// Judges an outcome, counts it and records what it taught about the key; returns what the request does next.
-    fn judge(&mut self, outcome: Outcome, now_s: u64) -> Step {
+    fn judge(&mut self, outcome: Outcome, now_ms: u64) -> Step {
+        let now_s = now_ms / 1_000;
         let config = &self.app.config;
-        let judged = with_breaker(|breaker| with_rng(|rng| self.attempts.judge(outcome, breaker, &config.breaker, now_s, rng)));
+        let pool = self.pool.borrow();
+        let suspect = self.attempts.in_flight_index().and_then(|i| pool.key(i).map(|k| (k.id.clone(), k.short_id().to_string(), k.secret.clone())));
+        let judged = with_isolate(&config.breaker, |isolate| with_rng(|rng| self.attempts.judge(outcome, &pool, isolate, now_ms, rng)));
+        drop(pool);
         let Some(judged) = judged else { return Step::Deliver };
         usage::count(&judged.key_id, judged.verdict, judged.status, now_s);
         let slug = self.attempts.provider().slug;
+        if judged.probe_key {
+            if let Some((id, short_id, secret)) = suspect {
+                record::confirm_suspect(&self.ctx, &self.env, &self.app, self.attempts.provider(), &self.pool, record::Suspect { id, short_id, secret }, now_s);
+            }
+        }
         record::apply(&self.ctx, &self.env, slug, &self.pool, &judged.key_id, judged.update, config.consecutive_429_threshold, now_s);
         self.pause_ms = match judged.step {
             Step::Retry { pause_ms } => pause_ms,

@@ -1,24 +1,30 @@
-//! The proxy's per-isolate state besides the key cache: the random number generator every choice draws from, and
-//! the pool-wide 429 breaker ([`crate::breaker`]). Both live as long as the isolate; nothing here is shared with
-//! other isolates.
+//! The proxy's per-isolate state besides the key cache: the random number generator every choice draws from, the
+//! pool-wide 429 breaker ([`crate::breaker`]) and the attempts in flight ([`InFlightAttempts`]). All live as long as
+//! the isolate; nothing here is shared with other isolates.
 
-use crate::breaker::{Breaker, Figures};
+use crate::attempt::{InFlightAttempts, Isolate};
+use crate::breaker::{Breaker, BreakerConfig, Figures};
 use crate::config::Config;
 use std::cell::RefCell;
 
 thread_local! {
     static RNG: RefCell<fastrand::Rng> = RefCell::new(fastrand::Rng::with_seed((js_sys::Math::random() * 1.8e19) as u64));
     static BREAKER: RefCell<Breaker> = RefCell::new(Breaker::default());
+    static IN_FLIGHT: RefCell<InFlightAttempts> = RefCell::new(InFlightAttempts::default());
+}
+
+/// Runs `f` with the isolate's breaker and attempts in flight.
+pub fn with_isolate<T>(breaker_config: &BreakerConfig, f: impl FnOnce(Isolate<'_>) -> T) -> T {
+    BREAKER.with(|breaker| {
+        IN_FLIGHT.with(|in_flight| {
+            f(Isolate { breaker: &mut breaker.borrow_mut(), breaker_config, in_flight: &mut in_flight.borrow_mut() })
+        })
+    })
 }
 
 /// Runs `f` with the isolate's random number generator.
 pub fn with_rng<T>(f: impl FnOnce(&mut fastrand::Rng) -> T) -> T {
     RNG.with(|rng| f(&mut rng.borrow_mut()))
-}
-
-/// Runs `f` with the isolate's breaker.
-pub fn with_breaker<T>(f: impl FnOnce(&mut Breaker) -> T) -> T {
-    BREAKER.with(|breaker| f(&mut breaker.borrow_mut()))
 }
 
 /// The isolate's breaker figures, for the admin overview.

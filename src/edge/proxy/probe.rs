@@ -2,10 +2,9 @@
 //! scheduled re-check (`edge::cron`) asks through here whether a key that left the pool works again; it uses the
 //! same URL building, key placement, time-out and bounded error-body read as the attempt loop.
 
-use super::forward::WebHeaders;
 use super::isolate::with_rng;
 use super::outbound::{put_key, GatewayTags};
-use super::relay::{self, SendOutcome};
+use super::relay::{self, SendOutcome, WebHeaders};
 use crate::attempt::Destination;
 use crate::edge::app::App;
 use crate::edge::clock;
@@ -50,5 +49,5 @@ pub async fn probe(app: &App, probe: &Probe<'_>, key: &str, short_id: &str) -> V
         return Verdict::Success;
     }
     let body = relay::read_bounded(response.body(), MAX_ERROR_BODY_BYTES, timeout_ms).await.map(|b| b.to_vec()).unwrap_or_default();
-    verdict::classify(response.status(), &WebHeaders(&response.headers()), &body, clock::now_s())
+    verdict::classify(destination.provider, response.status(), &WebHeaders(&response.headers()), &body, clock::now_s())
 }

@@ -7,6 +7,7 @@
 //! `extern` types with getters, in `relay.js` as JSDoc typedefs that `tsc --checkJs` checks in `npm test`.
 
 use crate::upstream::{FORWARDED_REQUEST_HEADERS, STRIPPED_RESPONSE_HEADERS};
+use crate::verdict::HeaderLookup;
 use js_sys::futures::JsFuture;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -39,6 +40,15 @@ extern "C" {
     fn bytes(this: &Read) -> Option<Uint8Array>;
     #[wasm_bindgen(method, getter)]
     fn problem(this: &Read) -> Option<String>;
+}
+
+/// A JS `Headers` object read by name, for the classifier.
+pub struct WebHeaders<'a>(pub &'a Headers);
+
+impl HeaderLookup for WebHeaders<'_> {
+    fn header(&self, name: &str) -> Option<String> {
+        self.0.get(name).ok().flatten()
+    }
 }
 
 fn strings(items: &[&str]) -> Array {

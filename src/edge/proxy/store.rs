@@ -8,7 +8,9 @@
 
 use crate::pool::{parse_model_coolings, FeedRow, Poll, PoolKey, Removal, Secret, ROWS_PER_POLL};
 use crate::edge::d1::num;
+use crate::cooldown::CoolInput;
 use crate::recheck;
+use crate::verdict::SHORT_WINDOW_MAX_S;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Result};
@@ -109,37 +111,8 @@ pub fn model_path(model: &str) -> String {
     format!("$.\"{model}\"")
 }
 
-/// Cools (key, model) atomically: `?3` is the end the hint asked for, `?4` the daily reset the streak rule sends
-/// the key to, `?5` the streak threshold, `?6` now, `?7` the streak step (1 for a rate limit, 0 for exhaustion).
-/// Bound numbers arrive as JS numbers; they are cast to INTEGER once, in `p`, so the row keeps integer columns.
-const COOL_SQL: &str = "
-UPDATE keys SET
-  model_coolings = json_set(c.doc, c.path, json_object('end_at', c.new_end, 'total_seconds', c.old_total + c.added, 'streak', c.new_streak)),
-  total_cooling_seconds = keys.total_cooling_seconds + c.added,
-  updated_at = CAST(strftime('%s', 'now') AS INTEGER)
-FROM (
-  SELECT id AS cid, path, doc, now_s, new_end, new_streak, old_total, max(0, new_end - max(old_end, now_s)) AS added FROM (
-    SELECT id, path, doc, now_s, old_end, old_total,
-      CASE WHEN step > 0 AND old_streak + step >= threshold THEN max(old_end, hint_end, reset_at) ELSE max(old_end, hint_end) END AS new_end,
-      CASE WHEN step > 0 AND old_streak + step >= threshold THEN 0 ELSE old_streak + step END AS new_streak
-    FROM (
-      SELECT id, path, doc, hint_end, reset_at, threshold, now_s, step,
-        CAST(COALESCE(json_extract(doc, path || '.end_at'), 0) AS INTEGER) AS old_end,
-        CAST(COALESCE(json_extract(doc, path || '.total_seconds'), 0) AS INTEGER) AS old_total,
-        CAST(COALESCE(json_extract(doc, path || '.streak'), 0) AS INTEGER) AS old_streak
-      FROM (
-        SELECT id, ?2 AS path,
-          CAST(?3 AS INTEGER) AS hint_end, CAST(?4 AS INTEGER) AS reset_at, CAST(?5 AS INTEGER) AS threshold,
-          CAST(?6 AS INTEGER) AS now_s, CAST(?7 AS INTEGER) AS step,
-          CASE WHEN json_valid(model_coolings) THEN
-            CASE WHEN json_type(model_coolings) = 'object' THEN model_coolings ELSE '{}' END
-          ELSE '{}' END AS doc
-        FROM keys WHERE id = ?1
-      )
-    )
-  )
-) AS c
-WHERE keys.id = c.cid";
+/// Cools (key, model) atomically, recomputing the entry from the row as it stands (see `sql/cool.sql`).
+const COOL_SQL: &str = include_str!("sql/cool.sql");
 
 /// Parameters of one cooldown write.
 pub struct CoolWrite<'a> {
@@ -147,42 +120,45 @@ pub struct CoolWrite<'a> {
     pub key_id: &'a str,
     /// Model entry (`"*"` for all models).
     pub model: &'a str,
-    /// The end the hint asked for.
-    pub until_s: u64,
-    /// The provider's next daily reset.
-    pub daily_reset_s: u64,
+    /// What the pure plan decided from, bound as it is.
+    pub input: &'a CoolInput,
     /// `CONSECUTIVE_429_THRESHOLD`.
     pub threshold: u32,
-    /// 1 for a rate limit, 0 for exhaustion.
-    pub streak_step: u32,
-    /// Now, unix seconds.
-    pub now_s: u64,
 }
 
 /// Writes a cooldown (see [`COOL_SQL`]).
 pub async fn cool(db: &D1Database, write: &CoolWrite<'_>) -> Result<()> {
+    let input = write.input;
     db.prepare(COOL_SQL)
         .bind(&[
             JsValue::from_str(write.key_id),
             JsValue::from_str(&model_path(write.model)),
-            num(write.until_s),
-            num(write.daily_reset_s),
+            num(input.until_s),
+            num(input.daily_reset_s),
             num(u64::from(write.threshold)),
-            num(write.now_s),
-            num(u64::from(write.streak_step)),
+            num(input.now_ms),
+            JsValue::from_str(input.window.label()),
+            num(input.sent_at_ms),
+            num(u64::from(input.cooling_at_send || input.overlapped)),
         ])?
         .run()
         .await?;
     Ok(())
 }
 
-/// Ends a 429 streak after a success; touches nothing when there is no streak.
-pub async fn clear_streak(db: &D1Database, key_id: &str, model: &str) -> Result<()> {
+/// After a success: ends the pair's 429 streak and any day-long rest (see [`crate::key_update::parked`]); touches
+/// nothing when there is neither.
+pub async fn served(db: &D1Database, key_id: &str, model: &str, now_s: u64) -> Result<()> {
     db.prepare(
-        "UPDATE keys SET model_coolings = json_set(model_coolings, ?2 || '.streak', 0), updated_at = CAST(strftime('%s', 'now') AS INTEGER)
-         WHERE id = ?1 AND json_valid(model_coolings) AND COALESCE(json_extract(model_coolings, ?2 || '.streak'), 0) > 0",
+        "UPDATE keys SET model_coolings = json_set(model_coolings, ?2 || '.streak', 0, ?2 || '.end_at',
+           CASE WHEN CAST(COALESCE(json_extract(model_coolings, ?2 || '.end_at'), 0) AS INTEGER) > ?4 THEN ?3
+                ELSE json_extract(model_coolings, ?2 || '.end_at') END),
+           updated_at = CAST(strftime('%s', 'now') AS INTEGER)
+         WHERE id = ?1 AND json_valid(model_coolings) AND (
+           COALESCE(json_extract(model_coolings, ?2 || '.streak'), 0) > 0
+           OR CAST(COALESCE(json_extract(model_coolings, ?2 || '.end_at'), 0) AS INTEGER) > ?4)",
     )
-    .bind(&[JsValue::from_str(key_id), JsValue::from_str(&model_path(model))])?
+    .bind(&[JsValue::from_str(key_id), JsValue::from_str(&model_path(model)), num(now_s), num(now_s.saturating_add(SHORT_WINDOW_MAX_S))])?
     .run()
     .await?;
     Ok(())
