@@ -1,0 +1,550 @@
+//! The OpenAI Chat Completions shapes both converters share: the request they build, and the completion and
+//! stream chunks they read.
+//!
+//! The request side is written with `Serialize` structs holding only fields every target provider accepts, because
+//! Gemini's OpenAI endpoint answers 400 to any field it does not know. The reading side is lenient in the way
+//! providers differ: any field may be missing or `null`, counts may be floats, `content` may be a string or an
+//! array of parts, tool-call `arguments` may be a string or (from some providers) an object, and `index` on
+//! streamed tool calls may be absent (Gemini). DeepSeek's `prompt_cache_hit_tokens` counts as cached tokens.
+
+use super::call_id;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Number, Value};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Request
+
+/// A chat-completions request body.
+#[derive(Serialize, Default)]
+pub(crate) struct Request<'a> {
+    pub model: &'a str,
+    pub messages: Vec<Message>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<Number>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<Number>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+}
+
+/// `stream_options`: asks for the final usage chunk, without which the client's answer would count no tokens.
+#[derive(Serialize)]
+pub(crate) struct StreamOptions {
+    pub include_usage: bool,
+}
+
+impl<'a> Request<'a> {
+    /// Sets the output-token limit in the field the upstream takes.
+    pub(crate) fn set_max_tokens(&mut self, field: super::MaxTokensField, limit: Option<u64>) {
+        match field {
+            super::MaxTokensField::MaxTokens => self.max_tokens = limit,
+            super::MaxTokensField::MaxCompletionTokens => self.max_completion_tokens = limit,
+        }
+    }
+
+    /// Sets `stream`, with `stream_options.include_usage` when streaming.
+    pub(crate) fn set_stream(&mut self, stream: bool) {
+        self.stream = stream;
+        self.stream_options = stream.then_some(StreamOptions { include_usage: true });
+    }
+
+    /// The JSON body.
+    pub(crate) fn to_body(&self) -> Vec<u8> {
+        // A derive-built struct with string keys always serializes.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// One chat message.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Message {
+    pub role: &'static str,
+    /// `null` only on an assistant message that carries tool calls.
+    pub content: Option<Content>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// Message content: a string, or parts when an image or file is among them.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub(crate) enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+/// One content part.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Part {
+    Text { text: String },
+    ImageUrl { image_url: ImageUrl },
+    File { file: FileData },
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct ImageUrl {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct FileData {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    pub file_data: String,
+}
+
+impl Part {
+    pub(crate) fn text(text: impl Into<String>) -> Part {
+        Part::Text { text: text.into() }
+    }
+
+    pub(crate) fn image(url: impl Into<String>, detail: Option<String>) -> Part {
+        Part::ImageUrl { image_url: ImageUrl { url: url.into(), detail } }
+    }
+}
+
+/// Text parts between them are written as one string joined by blank lines: some providers (Groq's text
+/// models) accept only a string, and every provider accepts one. Parts stay parts when any is not text.
+pub(crate) fn content_of(parts: Vec<Part>) -> Content {
+    if parts.iter().all(|p| matches!(p, Part::Text { .. })) {
+        let texts: Vec<String> = parts
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Text { text } => Some(text),
+                _ => None,
+            })
+            .collect();
+        Content::Text(texts.join("\n\n"))
+    } else {
+        Content::Parts(parts)
+    }
+}
+
+/// An assistant tool call.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct ToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionCall,
+    /// Gemini's `{"google":{"thought_signature":…}}`, restored from the id ([`call_id`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<Value>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct FunctionCall {
+    pub name: String,
+    pub arguments: String,
+}
+
+impl ToolCall {
+    /// A call whose id came from the client: a signature carried in it goes back where Gemini expects it.
+    pub(crate) fn from_client(wire_id: &str, name: String, arguments: String) -> ToolCall {
+        let (id, signature) = call_id::decode_call_id(wire_id);
+        let extra_content = signature.map(|s| serde_json::json!({"google": {"thought_signature": s}}));
+        ToolCall { id, kind: "function", function: FunctionCall { name, arguments }, extra_content }
+    }
+}
+
+/// A function tool.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct Tool {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionDef,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub(crate) struct FunctionDef {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub parameters: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+impl Tool {
+    /// A function tool; a missing schema becomes an empty object schema, which every provider accepts.
+    pub(crate) fn function(name: String, description: Option<String>, parameters: Option<Value>, strict: Option<bool>) -> Tool {
+        let parameters = parameters.unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+        Tool { kind: "function", function: FunctionDef { name, description, parameters, strict } }
+    }
+}
+
+/// Builds the message list in the order chat providers require: an assistant message's tool calls are followed
+/// directly by one `tool` message per result, so images from tool results (which a `tool` message cannot hold)
+/// wait and go into the next user message, made for them if none follows.
+#[derive(Default)]
+pub(crate) struct Messages {
+    list: Vec<Message>,
+    pending_images: Vec<Part>,
+}
+
+impl Messages {
+    pub(crate) fn system(&mut self, text: String) {
+        self.flush_images();
+        self.list.push(Message { role: "system", content: Some(Content::Text(text)), tool_calls: Vec::new(), tool_call_id: None });
+    }
+
+    /// A user message; images waiting from tool results go first.
+    pub(crate) fn user(&mut self, parts: Vec<Part>) {
+        let mut all = std::mem::take(&mut self.pending_images);
+        all.extend(parts);
+        self.list.push(Message { role: "user", content: Some(content_of(all)), tool_calls: Vec::new(), tool_call_id: None });
+    }
+
+    /// An assistant message with text; tool calls that follow join it.
+    pub(crate) fn assistant_text(&mut self, text: String) {
+        self.flush_images();
+        self.list.push(Message { role: "assistant", content: Some(Content::Text(text)), tool_calls: Vec::new(), tool_call_id: None });
+    }
+
+    /// A tool call: it joins the assistant message just before it, else starts one with no text.
+    pub(crate) fn tool_call(&mut self, call: ToolCall) {
+        self.flush_images();
+        match self.list.last_mut() {
+            Some(last) if last.role == "assistant" => last.tool_calls.push(call),
+            _ => self.list.push(Message { role: "assistant", content: None, tool_calls: vec![call], tool_call_id: None }),
+        }
+    }
+
+    /// A tool result; its images wait for the next user message.
+    pub(crate) fn tool_result(&mut self, wire_id: &str, text: String, images: Vec<Part>) {
+        let (id, _) = call_id::decode_call_id(wire_id);
+        self.list.push(Message { role: "tool", content: Some(Content::Text(text)), tool_calls: Vec::new(), tool_call_id: Some(id) });
+        self.pending_images.extend(images);
+    }
+
+    pub(crate) fn into_vec(mut self) -> Vec<Message> {
+        self.flush_images();
+        self.list
+    }
+
+    fn flush_images(&mut self) {
+        if !self.pending_images.is_empty() {
+            self.user(Vec::new());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading completions and chunks
+
+/// `null` reads as the default.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// Only a string reads as a string; anything else as absent.
+fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// A count from an integer or a float; anything else is 0.
+fn loose_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(count_of(&Value::deserialize(d)?))
+}
+
+fn loose_index<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let value = Value::deserialize(d)?;
+    Ok(value.is_number().then(|| count_of(&value)))
+}
+
+fn count_of(value: &Value) -> u64 {
+    value.as_u64().or_else(|| value.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)).unwrap_or(0)
+}
+
+/// A chat completion, or one stream chunk (which has `delta` where the completion has `message`).
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(crate) struct Completion {
+    #[serde(deserialize_with = "nullable")]
+    pub choices: Vec<Choice>,
+    #[serde(deserialize_with = "nullable")]
+    pub usage: Option<Usage>,
+}
+
+impl Completion {
+    /// The first choice (index 0); other choices are never asked for.
+    pub(crate) fn first_choice(&self) -> Option<&Choice> {
+        self.choices.iter().find(|c| c.index.unwrap_or(0) == 0)
+    }
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(crate) struct Choice {
+    #[serde(deserialize_with = "loose_index")]
+    pub index: Option<u64>,
+    #[serde(deserialize_with = "nullable")]
+    pub message: ChoiceMessage,
+    #[serde(deserialize_with = "nullable")]
+    pub delta: ChoiceMessage,
+    #[serde(deserialize_with = "loose_string")]
+    pub finish_reason: Option<String>,
+    /// The stop sequence that ended the text, where a provider says so (vLLM-based servers send `stop_reason`).
+    #[serde(deserialize_with = "loose_string")]
+    pub stop_reason: Option<String>,
+}
+
+/// A completion's `message` or a chunk's `delta`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(crate) struct ChoiceMessage {
+    pub content: Value,
+    #[serde(deserialize_with = "loose_string")]
+    pub refusal: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub tool_calls: Vec<ToolCallOut>,
+}
+
+impl ChoiceMessage {
+    /// The text: `content` as a string, or its text parts joined; a refusal is text too.
+    pub(crate) fn text(&self) -> String {
+        let mut text = match &self.content {
+            Value::String(s) => s.clone(),
+            Value::Array(parts) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
+            _ => String::new(),
+        };
+        if let Some(refusal) = &self.refusal {
+            text.push_str(refusal);
+        }
+        text
+    }
+}
+
+/// A tool call in a completion, or a piece of one in a chunk.
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(crate) struct ToolCallOut {
+    #[serde(deserialize_with = "loose_index")]
+    pub index: Option<u64>,
+    #[serde(deserialize_with = "loose_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub function: FunctionOut,
+    pub extra_content: Value,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(crate) struct FunctionOut {
+    #[serde(deserialize_with = "loose_string")]
+    pub name: Option<String>,
+    pub arguments: Value,
+}
+
+impl ToolCallOut {
+    /// The id, when not empty.
+    pub(crate) fn id(&self) -> Option<&str> {
+        self.id.as_deref().filter(|id| !id.is_empty())
+    }
+
+    /// The arguments as JSON text: a string as is, an object written out.
+    pub(crate) fn arguments(&self) -> String {
+        match &self.function.arguments {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Gemini's thought signature.
+    pub(crate) fn thought_signature(&self) -> Option<&str> {
+        self.extra_content.pointer("/google/thought_signature").and_then(Value::as_str)
+    }
+}
+
+/// Token counts.
+#[derive(Deserialize, Default, Debug, Clone, PartialEq, Eq)]
+#[serde(default)]
+pub(crate) struct Usage {
+    #[serde(deserialize_with = "loose_count")]
+    pub prompt_tokens: u64,
+    #[serde(deserialize_with = "loose_count")]
+    pub completion_tokens: u64,
+    #[serde(deserialize_with = "loose_count")]
+    pub total_tokens: u64,
+    #[serde(deserialize_with = "nullable")]
+    pub prompt_tokens_details: PromptDetails,
+    #[serde(deserialize_with = "nullable")]
+    pub completion_tokens_details: CompletionDetails,
+    /// DeepSeek's name for cached prompt tokens.
+    #[serde(deserialize_with = "loose_count")]
+    pub prompt_cache_hit_tokens: u64,
+}
+
+#[derive(Deserialize, Default, Debug, Clone, PartialEq, Eq)]
+#[serde(default)]
+pub(crate) struct PromptDetails {
+    #[serde(deserialize_with = "loose_count")]
+    pub cached_tokens: u64,
+}
+
+#[derive(Deserialize, Default, Debug, Clone, PartialEq, Eq)]
+#[serde(default)]
+pub(crate) struct CompletionDetails {
+    #[serde(deserialize_with = "loose_count")]
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    /// Prompt tokens served from the provider's cache (never more than the prompt).
+    pub(crate) fn cached_tokens(&self) -> u64 {
+        self.prompt_tokens_details.cached_tokens.max(self.prompt_cache_hit_tokens).min(self.prompt_tokens)
+    }
+
+    pub(crate) fn reasoning_tokens(&self) -> u64 {
+        self.completion_tokens_details.reasoning_tokens
+    }
+
+    /// `total_tokens`, or the sum when the provider left it out.
+    pub(crate) fn total(&self) -> u64 {
+        if self.total_tokens > 0 {
+            self.total_tokens
+        } else {
+            self.prompt_tokens + self.completion_tokens
+        }
+    }
+}
+
+/// Tool-call arguments as the object Anthropic's `input` must be. Empty arguments are `{}`; arguments some
+/// providers double-encode (a JSON string holding the object) are unwrapped; anything else that is not an object,
+/// including JSON cut off by the token limit, becomes `{}` — the client's tool then reports the missing
+/// parameters to the model, which can try again.
+pub(crate) fn arguments_object(raw: &str) -> Value {
+    let empty = || Value::Object(serde_json::Map::new());
+    match serde_json::from_str::<Value>(raw.trim()) {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
+            Ok(value @ Value::Object(_)) => value,
+            _ => empty(),
+        },
+        _ => empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_leave_out_what_was_not_set() {
+        let mut request = Request { model: "gemini-2.5-flash", ..Request::default() };
+        request.messages.push(Message { role: "user", content: Some(Content::Text("hi".into())), tool_calls: vec![], tool_call_id: None });
+        request.set_max_tokens(crate::convert::MaxTokensField::MaxCompletionTokens, Some(64));
+        request.set_stream(true);
+        let body: Value = serde_json::from_slice(&request.to_body()).expect("json");
+        assert_eq!(
+            body,
+            json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 64,
+                   "stream": true, "stream_options": {"include_usage": true}})
+        );
+    }
+
+    #[test]
+    fn content_is_a_string_unless_a_part_is_not_text() {
+        assert_eq!(content_of(vec![Part::text("a"), Part::text("b")]), Content::Text("a\n\nb".into()));
+        assert_eq!(content_of(vec![]), Content::Text(String::new()));
+        let mixed = content_of(vec![Part::text("look"), Part::image("data:image/png;base64,AA==", None)]);
+        assert_eq!(
+            serde_json::to_value(&mixed).expect("json"),
+            json!([{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])
+        );
+    }
+
+    #[test]
+    fn tool_calls_join_the_assistant_message_and_tool_images_wait_for_the_user() {
+        let mut messages = Messages::default();
+        messages.assistant_text("Reading both.".into());
+        messages.tool_call(ToolCall::from_client("a", "Read".into(), "{}".into()));
+        messages.tool_call(ToolCall::from_client("b", "Read".into(), "{}".into()));
+        messages.tool_result("a", "text a".into(), vec![Part::image("https://x/1.png", None)]);
+        messages.tool_result("b", "text b".into(), vec![]);
+        messages.tool_call(ToolCall::from_client("c", "Bash".into(), "{}".into()));
+        let list = messages.into_vec();
+        let roles: Vec<&str> = list.iter().map(|m| m.role).collect();
+        assert_eq!(roles, ["assistant", "tool", "tool", "user", "assistant"]);
+        assert_eq!(list[0].tool_calls.len(), 2);
+        assert_eq!(list[3].content, Some(Content::Parts(vec![Part::image("https://x/1.png", None)])));
+        assert_eq!(list[4].content, None, "a call with no text before it has null content");
+    }
+
+    #[test]
+    fn completions_read_leniently() {
+        let cases = [
+            json!({"choices": null, "usage": null}),
+            json!({"choices": [{"index": 0, "message": null, "finish_reason": null}]}),
+            json!({"choices": [{"delta": {"content": null, "tool_calls": null, "refusal": null}}]}),
+            json!({"choices": [{"delta": {"tool_calls": [{"function": {"arguments": {"a": 1}}, "index": 1.0}]}}]}),
+            json!({"usage": {"prompt_tokens": 10.0, "completion_tokens": null, "prompt_tokens_details": null}}),
+        ];
+        for case in cases {
+            assert!(serde_json::from_value::<Completion>(case.clone()).is_ok(), "{case}");
+        }
+        let chunk: Completion =
+            serde_json::from_value(json!({"choices": [{"delta": {"tool_calls": [{"function": {"arguments": {"a": 1}}, "index": 1.0}]}}]}))
+                .expect("lenient");
+        let call = &chunk.choices[0].delta.tool_calls[0];
+        assert_eq!((call.index, call.arguments()), (Some(1), "{\"a\":1}".to_string()));
+    }
+
+    #[test]
+    fn usage_reads_cached_tokens_from_openai_and_deepseek() {
+        let openai: Usage =
+            serde_json::from_value(json!({"prompt_tokens": 100, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 64}}))
+                .expect("usage");
+        assert_eq!((openai.cached_tokens(), openai.total()), (64, 105));
+        let deepseek: Usage =
+            serde_json::from_value(json!({"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105, "prompt_cache_hit_tokens": 80}))
+                .expect("usage");
+        assert_eq!(deepseek.cached_tokens(), 80);
+    }
+
+    #[test]
+    fn arguments_become_an_object_whatever_came() {
+        let cases = [
+            (r#"{"path":"a.rs"}"#, json!({"path": "a.rs"})),
+            ("", json!({})),
+            ("  ", json!({})),
+            (r#""{\"path\":\"a.rs\"}""#, json!({"path": "a.rs"})),
+            (r#"{"path":"a.r"#, json!({})),
+            ("[1,2]", json!({})),
+            ("null", json!({})),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(arguments_object(raw), expected, "{raw}");
+        }
+    }
+}
