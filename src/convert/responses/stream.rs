@@ -268,11 +268,14 @@ impl ResponsesStream {
     }
 }
 
-/// The `error.code` of `response.failed`: the codes Codex acts on where the upstream's error fits one.
+/// The `error.code` of `response.failed`: the codes Codex acts on where the upstream's error fits one. Providers
+/// word a too-long prompt differently (OpenAI "maximum context length", Gemini "exceeds the maximum number of
+/// tokens", Anthropic "prompt is too long"), so the message is read too.
 fn failure_code(error: &UpstreamError) -> String {
     let code = error.code.as_deref().unwrap_or_default();
     let message = error.message.to_ascii_lowercase();
-    if code == "context_length_exceeded" || message.contains("context length") || message.contains("too many tokens") {
+    let too_long = ["context length", "maximum number of tokens", "prompt is too long", "too many tokens"];
+    if code == "context_length_exceeded" || too_long.iter().any(|m| message.contains(m)) {
         "context_length_exceeded".to_string()
     } else if code == "insufficient_quota" {
         code.to_string()
