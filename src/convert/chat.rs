@@ -14,7 +14,7 @@ use serde_json::{Number, Value};
 // ---------------------------------------------------------------------------------------------------------------
 // Request
 
-/// A chat-completions request body.
+/// A chat-completions request body. Fields carry the chat API's names; unset ones are left out.
 #[derive(Serialize, Default)]
 pub(crate) struct Request<'a> {
     pub model: &'a str,
@@ -50,6 +50,7 @@ pub(crate) struct Request<'a> {
 /// `stream_options`: asks for the final usage chunk, without which the client's answer would count no tokens.
 #[derive(Serialize)]
 pub(crate) struct StreamOptions {
+    /// Always `true`.
     pub include_usage: bool,
 }
 
@@ -78,11 +79,14 @@ impl<'a> Request<'a> {
 /// One chat message.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct Message {
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: &'static str,
     /// `null` only on an assistant message that carries tool calls.
     pub content: Option<Content>,
+    /// An assistant message's tool calls.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
+    /// A tool message's call.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
 }
@@ -91,7 +95,9 @@ pub(crate) struct Message {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(untagged)]
 pub(crate) enum Content {
+    /// Plain text.
     Text(String),
+    /// Typed parts.
     Parts(Vec<Part>),
 }
 
@@ -99,11 +105,15 @@ pub(crate) enum Content {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum Part {
+    /// `{"type":"text"}`.
     Text { text: String },
+    /// `{"type":"image_url"}`: an https or data URL.
     ImageUrl { image_url: ImageUrl },
+    /// `{"type":"file"}`: a file as a data URL (PDFs).
     File { file: FileData },
 }
 
+/// An image part's URL and detail level.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct ImageUrl {
     pub url: String,
@@ -111,6 +121,7 @@ pub(crate) struct ImageUrl {
     pub detail: Option<String>,
 }
 
+/// A file part's name and data URL.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct FileData {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,10 +130,12 @@ pub(crate) struct FileData {
 }
 
 impl Part {
+    /// A text part.
     pub(crate) fn text(text: impl Into<String>) -> Part {
         Part::Text { text: text.into() }
     }
 
+    /// An image part.
     pub(crate) fn image(url: impl Into<String>, detail: Option<String>) -> Part {
         Part::ImageUrl { image_url: ImageUrl { url: url.into(), detail } }
     }
@@ -157,6 +170,7 @@ pub(crate) struct ToolCall {
     pub extra_content: Option<Value>,
 }
 
+/// A tool call's function name and JSON argument text.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct FunctionCall {
     pub name: String,
@@ -180,6 +194,7 @@ pub(crate) struct Tool {
     pub function: FunctionDef,
 }
 
+/// A function tool's definition.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct FunctionDef {
     pub name: String,
@@ -208,6 +223,7 @@ pub(crate) struct Messages {
 }
 
 impl Messages {
+    /// A system message.
     pub(crate) fn system(&mut self, text: String) {
         self.flush_images();
         self.list.push(Message { role: "system", content: Some(Content::Text(text)), tool_calls: Vec::new(), tool_call_id: None });
@@ -242,6 +258,7 @@ impl Messages {
         self.pending_images.extend(images);
     }
 
+    /// The list, with any images still waiting in a last user message.
     pub(crate) fn into_vec(mut self) -> Vec<Message> {
         self.flush_images();
         self.list
@@ -301,6 +318,7 @@ impl Completion {
     }
 }
 
+/// One choice of a completion or chunk.
 #[derive(Deserialize, Default, Debug)]
 #[serde(default)]
 pub(crate) struct Choice {
@@ -356,6 +374,7 @@ pub(crate) struct ToolCallOut {
     pub extra_content: Value,
 }
 
+/// A tool call's function name and arguments as received.
 #[derive(Deserialize, Default, Debug)]
 #[serde(default)]
 pub(crate) struct FunctionOut {
@@ -404,6 +423,7 @@ pub(crate) struct Usage {
     pub prompt_cache_hit_tokens: u64,
 }
 
+/// `prompt_tokens_details`.
 #[derive(Deserialize, Default, Debug, Clone, PartialEq, Eq)]
 #[serde(default)]
 pub(crate) struct PromptDetails {
@@ -411,6 +431,7 @@ pub(crate) struct PromptDetails {
     pub cached_tokens: u64,
 }
 
+/// `completion_tokens_details`.
 #[derive(Deserialize, Default, Debug, Clone, PartialEq, Eq)]
 #[serde(default)]
 pub(crate) struct CompletionDetails {
@@ -424,6 +445,7 @@ impl Usage {
         self.prompt_tokens_details.cached_tokens.max(self.prompt_cache_hit_tokens).min(self.prompt_tokens)
     }
 
+    /// Output tokens spent on reasoning.
     pub(crate) fn reasoning_tokens(&self) -> u64 {
         self.completion_tokens_details.reasoning_tokens
     }

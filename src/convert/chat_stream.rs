@@ -64,6 +64,7 @@ pub(crate) struct ChatStream {
 }
 
 impl ChatStream {
+    /// A reader at the start of a body.
     pub(crate) fn new() -> ChatStream {
         ChatStream { parser: SseParser::new(), started: false, ended: false, call: None, seen_indices: Vec::new() }
     }

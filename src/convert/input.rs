@@ -9,6 +9,7 @@ use serde_json::{Map, Number, Value};
 /// A JSON object and the path that leads to it.
 #[derive(Clone, Copy)]
 pub(crate) struct Obj<'a, 'p> {
+    /// The members.
     pub(crate) map: &'a Map<String, Value>,
     path: &'p str,
 }
@@ -60,6 +61,7 @@ impl<'a, 'p> Obj<'a, 'p> {
         ConvertError::new(self.field(key), format!("must be {expected}"))
     }
 
+    /// Member `key` as a string.
     pub(crate) fn str(&self, key: &str) -> Result<Option<&'a str>, ConvertError> {
         match self.get(key) {
             None => Ok(None),
@@ -68,10 +70,12 @@ impl<'a, 'p> Obj<'a, 'p> {
         }
     }
 
+    /// Member `key` as a string that must be there.
     pub(crate) fn required_str(&self, key: &str) -> Result<&'a str, ConvertError> {
         self.str(key)?.ok_or_else(|| ConvertError::new(self.field(key), "is required"))
     }
 
+    /// Member `key` as `true` or `false`.
     pub(crate) fn bool(&self, key: &str) -> Result<Option<bool>, ConvertError> {
         match self.get(key) {
             None => Ok(None),
@@ -80,6 +84,7 @@ impl<'a, 'p> Obj<'a, 'p> {
         }
     }
 
+    /// Member `key` as a number, kept exactly as written.
     pub(crate) fn number(&self, key: &str) -> Result<Option<Number>, ConvertError> {
         match self.get(key) {
             None => Ok(None),
@@ -95,6 +100,7 @@ impl<'a, 'p> Obj<'a, 'p> {
         whole.map(Some).ok_or_else(|| self.wrong(key, "a non-negative whole number"))
     }
 
+    /// Member `key` as an array.
     pub(crate) fn array(&self, key: &str) -> Result<Option<&'a Vec<Value>>, ConvertError> {
         match self.get(key) {
             None => Ok(None),

@@ -4,7 +4,8 @@
 //! - [`response_from_chat`]: a chat completion → a Messages response.
 //! - [`AnthropicStream`]: chat SSE → Messages SSE (`message_start`, `content_block_*`, `message_delta`,
 //!   `message_stop`, or `error`), chunk by chunk.
-//! - [`error_body`], [`upstream_error_body`]: errors in Anthropic's shape, typed by HTTP status.
+//! - [`error_body`], [`request_error_body`], [`upstream_error_body`]: errors in Anthropic's shape, typed by HTTP
+//!   status.
 //! - [`count_tokens`]: an estimate for `/v1/messages/count_tokens`, which chat providers lack.
 //!
 //! Tool-use ids carry Gemini thought signatures both ways ([`crate::convert::call_id`]): a `tool_use` id the client
@@ -51,6 +52,7 @@ struct ErrorEnvelope<'a> {
     error: ErrorInner<'a>,
 }
 
+/// The inner `error` object, also the data of a stream's `error` event.
 #[derive(Serialize)]
 pub(super) struct ErrorInner<'a> {
     #[serde(rename = "type")]
@@ -59,10 +61,16 @@ pub(super) struct ErrorInner<'a> {
 }
 
 /// `{"type":"error","error":{"type":…,"message":…}}` for `status`: the Worker's own errors (a
-/// [`crate::convert::ConvertError`] as 400, no key available as 429 …) on the Anthropic route.
+/// [`crate::convert::ConvertError`] as 400 via [`request_error_body`], no key available as 429 …) on the Anthropic
+/// route.
 pub fn error_body(status: u16, message: &str) -> String {
     let body = ErrorEnvelope { kind: "error", error: ErrorInner { kind: error_type(status), message } };
     serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// A refused request ([`crate::convert::ConvertError`]) as a 400 body; the message names the field.
+pub fn request_error_body(error: &crate::convert::ConvertError) -> String {
+    error_body(400, &error.to_string())
 }
 
 /// An upstream error answer (any provider's body) as an Anthropic error body, typed by the upstream's `status`.
@@ -85,6 +93,7 @@ pub(super) struct UsageOut {
 }
 
 impl UsageOut {
+    /// From the chat usage; all zero when the upstream sent none.
     pub(super) fn from_chat(usage: Option<&Usage>) -> UsageOut {
         let Some(usage) = usage else { return UsageOut::default() };
         let cached = usage.cached_tokens();
@@ -169,9 +178,12 @@ mod tests {
 
     #[test]
     fn own_errors_are_escaped_json() {
-        let out: Value = serde_json::from_str(&error_body(400, "messages[0].role: must be \"user\" or \"assistant\"")).expect("json");
-        assert_eq!(out["error"]["message"], "messages[0].role: must be \"user\" or \"assistant\"");
-        assert_eq!(out["error"]["type"], "invalid_request_error");
+        let refused = crate::convert::ConvertError::new("messages[0].role", "must be \"user\" or \"assistant\"");
+        let out: Value = serde_json::from_str(&request_error_body(&refused)).expect("json");
+        assert_eq!(
+            out,
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": "messages[0].role: must be \"user\" or \"assistant\""}})
+        );
     }
 
     #[test]

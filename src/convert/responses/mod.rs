@@ -3,7 +3,8 @@
 //! - [`request_to_chat`]: a Responses request → a chat request (`request.rs` lists the mapping).
 //! - [`response_from_chat`]: a chat completion → a Responses object.
 //! - [`ResponsesStream`]: chat SSE → Responses SSE (`response.created` … `response.completed`), chunk by chunk.
-//! - [`error_body`], [`upstream_error_body`]: errors in OpenAI's `{"error":{message,type,param,code}}` shape.
+//! - [`error_body`], [`request_error_body`], [`upstream_error_body`]: errors in OpenAI's
+//!   `{"error":{message,type,param,code}}` shape.
 //!
 //! Stateless: the pool stores no responses, so `previous_response_id`, `store: true` and `background: true` are
 //! refused, and every answer says `store: false`. Codex sends `store: false` and the whole conversation each turn.
@@ -130,6 +131,7 @@ pub(super) struct OutputText {
 }
 
 impl OutputText {
+    /// A part holding `text`.
     pub(super) fn new(text: String) -> OutputText {
         OutputText { kind: "output_text", text, annotations: [] }
     }
@@ -156,6 +158,7 @@ struct ReasoningDetails {
 }
 
 impl UsageOut {
+    /// From the chat usage (`prompt_tokens` already includes cached tokens, as Responses counts them).
     pub(super) fn from_chat(usage: &Usage) -> UsageOut {
         UsageOut {
             input_tokens: usage.prompt_tokens,
@@ -167,11 +170,13 @@ impl UsageOut {
     }
 }
 
+/// `incomplete_details`.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Incomplete {
     reason: &'static str,
 }
 
+/// The `error` of a failed response.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub(super) struct Failure {
     pub(super) code: String,
@@ -202,15 +207,17 @@ pub(super) fn outcome(finish: Option<&str>) -> (&'static str, Option<Incomplete>
     }
 }
 
-/// Item and call ids derived from the reply id.
+/// The id of the message item at `output_index`.
 pub(super) fn message_item_id(reply_id: &str, output_index: usize) -> String {
     format!("msg_{reply_id}_{output_index}")
 }
 
+/// The id of the function-call item at `output_index`.
 pub(super) fn call_item_id(reply_id: &str, output_index: usize) -> String {
     format!("fc_{reply_id}_{output_index}")
 }
 
+/// The call id for the `n`th upstream tool call that came without one.
 pub(super) fn generated_call_id(reply_id: &str, n: usize) -> String {
     format!("call_{reply_id}_{n}")
 }
