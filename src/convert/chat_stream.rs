@@ -140,17 +140,15 @@ impl ChatStream {
             });
             return self.fail(error, pieces);
         }
-        match serde_json::from_value::<Completion>(value) {
-            Ok(chunk) => self.chunk(chunk, pieces),
-            Err(e) => {
-                let message = format!("the upstream sent a stream chunk of an unknown shape ({e})");
-                self.fail(UpstreamError { message, ..UpstreamError::default() }, pieces);
-            }
+        if !value.is_object() {
+            let message = format!("the upstream sent a stream chunk that is not an object: {value}");
+            return self.fail(UpstreamError { message, ..UpstreamError::default() }, pieces);
         }
+        self.chunk(&Completion::read(&value), pieces);
     }
 
-    fn chunk(&mut self, chunk: Completion, pieces: &mut Vec<Piece>) {
-        if let Some(usage) = chunk.usage.clone() {
+    fn chunk(&mut self, chunk: &Completion<'_>, pieces: &mut Vec<Piece>) {
+        if let Some(usage) = chunk.usage {
             pieces.push(Piece::Usage(usage));
         }
         if !self.started {
@@ -164,7 +162,7 @@ impl ChatStream {
             pieces.push(Piece::Text(text));
         }
         for entry in &choice.delta.tool_calls {
-            let id = entry.id();
+            let id = entry.id;
             let is_new = match &self.call {
                 None => true,
                 Some(call) => {
@@ -180,16 +178,16 @@ impl ChatStream {
                 self.call = Some(OpenCall {
                     index: entry.index,
                     id: id.map(str::to_string),
-                    name: entry.function.name.clone().unwrap_or_default(),
-                    signature: entry.thought_signature().map(str::to_string),
+                    name: entry.name.unwrap_or_default().to_string(),
+                    signature: entry.thought_signature.map(str::to_string),
                     announced: false,
                 });
             } else if let Some(call) = self.call.as_mut() {
                 if call.name.is_empty() {
-                    call.name = entry.function.name.clone().unwrap_or_default();
+                    call.name = entry.name.unwrap_or_default().to_string();
                 }
                 if call.signature.is_none() {
-                    call.signature = entry.thought_signature().map(str::to_string);
+                    call.signature = entry.thought_signature.map(str::to_string);
                 }
                 if call.id.is_none() {
                     call.id = id.map(str::to_string);
@@ -201,9 +199,9 @@ impl ChatStream {
                 pieces.push(Piece::ToolArguments(arguments));
             }
         }
-        if let Some(reason) = choice.finish_reason.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
             self.close_call(pieces);
-            pieces.push(Piece::Finish { reason: reason.to_string(), stop_sequence: choice.stop_reason.clone() });
+            pieces.push(Piece::Finish { reason: reason.to_string(), stop_sequence: choice.stop_reason.map(str::to_string) });
         }
     }
 
@@ -367,6 +365,7 @@ mod tests {
                 vec![error("slow down")],
             ),
             ("text that is not json", "data: <html>\n\n", vec![error("the upstream sent a stream event that is not JSON: <html>")]),
+            ("json that is not an object", "data: 5\n\n", vec![error("the upstream sent a stream chunk that is not an object: 5")]),
             ("empty data and comments are skipped", ": ping\n\ndata:\n\ndata: [DONE]\n\n", vec![Piece::Done]),
             (
                 "the matched stop sequence is kept",

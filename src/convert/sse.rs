@@ -212,12 +212,17 @@ pub(crate) fn write_json(out: &mut Vec<u8>, event: &str, value: &impl Serialize)
     // Serializing the derive-based event types cannot fail (string keys only); should it ever, the event is
     // left out rather than half-written.
     if let Ok(json) = serde_json::to_vec(value) {
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(event.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        out.extend_from_slice(&json);
-        out.extend_from_slice(b"\n\n");
+        write_json_bytes(out, event, &json);
     }
+}
+
+/// Appends an event named `event` whose data is `json`, compact JSON already written.
+pub(crate) fn write_json_bytes(out: &mut Vec<u8>, event: &str, json: &[u8]) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
 }
 
 #[cfg(test)]

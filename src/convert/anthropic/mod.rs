@@ -96,7 +96,7 @@ impl UsageOut {
     /// From the chat usage; all zero when the upstream sent none.
     pub(super) fn from_chat(usage: Option<&Usage>) -> UsageOut {
         let Some(usage) = usage else { return UsageOut::default() };
-        let cached = usage.cached_tokens();
+        let cached = usage.cached_tokens;
         UsageOut {
             input_tokens: usage.prompt_tokens - cached,
             output_tokens: usage.completion_tokens,
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn usage_moves_cached_tokens_out_of_input_tokens() {
-        let usage = Usage { prompt_tokens: 1000, completion_tokens: 50, prompt_tokens_details: crate::convert::chat::PromptDetails { cached_tokens: 800 }, ..Usage::default() };
+        let usage = Usage { prompt_tokens: 1000, completion_tokens: 50, cached_tokens: 800, ..Usage::default() };
         assert_eq!(
             UsageOut::from_chat(Some(&usage)),
             UsageOut { input_tokens: 200, output_tokens: 50, cache_creation_input_tokens: 0, cache_read_input_tokens: 800 }

@@ -36,8 +36,10 @@ pub fn response_from_chat(body: &[u8], reply: &Reply) -> Result<Vec<u8>, Convert
         let error = upstream_error::from_value(&value).unwrap_or_default();
         return Err(ConvertError::new("", format!("the upstream answered with an error: {}", error.message)));
     }
-    let completion: Completion = serde_json::from_value(value)
-        .map_err(|e| ConvertError::new("", format!("the upstream answer is not a chat completion ({e})")))?;
+    if !value.is_object() {
+        return Err(ConvertError::new("", "the upstream answer is not a chat completion"));
+    }
+    let completion = Completion::read(&value);
     let choice = completion.first_choice().ok_or_else(|| ConvertError::new("choices", "the upstream answer has no choices"))?;
 
     let mut content = Vec::new();
@@ -46,16 +48,16 @@ pub fn response_from_chat(body: &[u8], reply: &Reply) -> Result<Vec<u8>, Convert
         content.push(Block::Text { text });
     }
     for (n, call) in choice.message.tool_calls.iter().enumerate() {
-        let id = call.id().map_or_else(|| generated_tool_id(&reply.id, n), str::to_string);
+        let id = call.id.map_or_else(|| generated_tool_id(&reply.id, n), str::to_string);
         content.push(Block::ToolUse {
-            id: encode_call_id(&id, call.thought_signature()),
-            name: call.function.name.clone().unwrap_or_default(),
+            id: encode_call_id(&id, call.thought_signature),
+            name: call.name.unwrap_or_default().to_string(),
             input: arguments_object(&call.arguments()),
         });
     }
     let made_tool_calls = !choice.message.tool_calls.is_empty();
     let (stop_reason, stop_sequence) =
-        stop_reason(choice.finish_reason.as_deref(), choice.stop_reason.as_deref(), made_tool_calls);
+        stop_reason(choice.finish_reason, choice.stop_reason, made_tool_calls);
     let message = Message {
         id: format!("msg_{}", reply.id),
         kind: "message",
@@ -142,7 +144,8 @@ mod tests {
             (r#"{"choices":[]}"#, "choices"),
             (r#"{"error":{"message":"quota","code":429}}"#, ""),
             (r#"[{"error":{"message":"quota","code":429}}]"#, ""),
-            (r#"{"choices":"x"}"#, ""),
+            (r#"{"choices":"x"}"#, "choices"),
+            ("7", ""),
         ];
         for (body, field) in cases {
             let err = response_from_chat(body.as_bytes(), &reply()).map(|_| ()).expect_err("refused");

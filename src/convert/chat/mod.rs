@@ -12,5 +12,3 @@ mod request;
 
 pub(crate) use completion::{arguments_object, Completion, Usage};
 pub(crate) use request::{FileData, Messages, Part, Request, Tool, ToolCall};
-#[cfg(test)]
-pub(crate) use completion::PromptDetails;

@@ -162,10 +162,10 @@ impl UsageOut {
     pub(super) fn from_chat(usage: &Usage) -> UsageOut {
         UsageOut {
             input_tokens: usage.prompt_tokens,
-            input_tokens_details: CachedDetails { cached_tokens: usage.cached_tokens() },
+            input_tokens_details: CachedDetails { cached_tokens: usage.cached_tokens },
             output_tokens: usage.completion_tokens,
-            output_tokens_details: ReasoningDetails { reasoning_tokens: usage.reasoning_tokens() },
-            total_tokens: usage.total(),
+            output_tokens_details: ReasoningDetails { reasoning_tokens: usage.reasoning_tokens },
+            total_tokens: usage.total_tokens,
         }
     }
 }

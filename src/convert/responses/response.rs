@@ -16,8 +16,10 @@ pub fn response_from_chat(body: &[u8], reply: &Reply) -> Result<Vec<u8>, Convert
         let error = upstream_error::from_value(&value).unwrap_or_default();
         return Err(ConvertError::new("", format!("the upstream answered with an error: {}", error.message)));
     }
-    let completion: Completion = serde_json::from_value(value)
-        .map_err(|e| ConvertError::new("", format!("the upstream answer is not a chat completion ({e})")))?;
+    if !value.is_object() {
+        return Err(ConvertError::new("", "the upstream answer is not a chat completion"));
+    }
+    let completion = Completion::read(&value);
     let choice = completion.first_choice().ok_or_else(|| ConvertError::new("choices", "the upstream answer has no choices"))?;
 
     let mut output = Vec::new();
@@ -31,16 +33,16 @@ pub fn response_from_chat(body: &[u8], reply: &Reply) -> Result<Vec<u8>, Convert
         });
     }
     for (n, call) in choice.message.tool_calls.iter().enumerate() {
-        let call_id = call.id().map_or_else(|| generated_call_id(&reply.id, n), str::to_string);
+        let call_id = call.id.map_or_else(|| generated_call_id(&reply.id, n), str::to_string);
         output.push(OutputItem::FunctionCall {
             id: call_item_id(&reply.id, output.len()),
             status: "completed",
-            call_id: encode_call_id(&call_id, call.thought_signature()),
-            name: call.function.name.clone().unwrap_or_default(),
+            call_id: encode_call_id(&call_id, call.thought_signature),
+            name: call.name.unwrap_or_default().to_string(),
             arguments: call.arguments(),
         });
     }
-    let (status, incomplete_details) = outcome(choice.finish_reason.as_deref());
+    let (status, incomplete_details) = outcome(choice.finish_reason);
     let id = format!("resp_{}", reply.id);
     let object = ResponseObject {
         id: &id,

@@ -24,7 +24,7 @@ use super::{call_item_id, generated_call_id, message_item_id, outcome, Failure, 
 use crate::convert::call_id::encode_call_id;
 use crate::convert::chat::Usage;
 use crate::convert::chat_stream::{ChatStream, Piece};
-use crate::convert::sse::write_json;
+use crate::convert::sse::write_json_bytes;
 use crate::convert::upstream_error::UpstreamError;
 use crate::convert::{Reply, StreamConverter};
 use serde::Serialize;
@@ -80,12 +80,6 @@ impl Event<'_> {
     }
 }
 
-#[derive(Serialize)]
-struct Numbered<'a> {
-    #[serde(flatten)]
-    event: &'a Event<'a>,
-    sequence_number: u64,
-}
 
 /// The item being streamed.
 enum Open {
@@ -127,7 +121,7 @@ impl ResponsesStream {
     }
 
     fn write(&mut self, out: &mut Vec<u8>, event: &Event<'_>) {
-        write_json(out, event.name(), &Numbered { event, sequence_number: self.sequence });
+        out.extend_from_slice(&serialize_numbered(event, self.sequence));
         self.sequence += 1;
     }
 
@@ -288,10 +282,16 @@ fn failure_code(error: &UpstreamError) -> String {
     }
 }
 
-/// An event with its sequence number, for events whose payload borrows the converter.
+/// An event as SSE bytes, its JSON object ending in `"sequence_number":N`. The number is spliced in rather than
+/// added with `#[serde(flatten)]`, which would compile every event's serializer a second time.
 fn serialize_numbered(event: &Event<'_>, sequence_number: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    write_json(&mut out, event.name(), &Numbered { event, sequence_number });
+    if let Ok(mut json) = serde_json::to_vec(event) {
+        if json.pop() == Some(b'}') {
+            json.extend_from_slice(format!(",\"sequence_number\":{sequence_number}}}").as_bytes());
+            write_json_bytes(&mut out, event.name(), &json);
+        }
+    }
     out
 }
 
