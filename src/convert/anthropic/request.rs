@@ -8,7 +8,7 @@
 //! | user `tool_result` (string or blocks; `is_error` → text starts with `Error: `) | one `tool` message each, before the user's other content |
 //! | assistant `text`, `tool_use` | one `assistant` message with `content` and `tool_calls` |
 //! | `thinking`, `redacted_thinking` | dropped (no chat provider takes them back) |
-//! | `tools` (`name`, `description`, `input_schema`) | function tools |
+//! | `tools` (`name`, `description`, `input_schema`) | function tools, schemas without `$schema` and `additionalProperties`, which Gemini refuses |
 //! | `tool_choice` auto / any / tool / none, `disable_parallel_tool_use` | `auto` / `required` / function / `none`, `parallel_tool_calls: false` |
 //! | `max_tokens`, `temperature`, `top_p`, `stop_sequences`, `stream` | the limit field, `temperature`, `top_p`, `stop`, `stream` + `stream_options.include_usage` |
 //! | `metadata.user_id` | `user`, if [`UpstreamChat::send_user`] |

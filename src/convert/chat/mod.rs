@@ -1,5 +1,5 @@
-//! The OpenAI Chat Completions shapes both converters share: the request they build ([`request`]), and the
-//! completion and stream chunks they read ([`completion`]).
+//! The OpenAI Chat Completions shapes both converters share: the request they build ([`request`], with tool
+//! schemas cleaned by [`schema`]), and the completion and stream chunks they read ([`completion`]).
 //!
 //! The request side is written with `Serialize` structs holding only fields every target provider accepts, because
 //! Gemini's OpenAI endpoint answers 400 to any field it does not know. The reading side is lenient in the way
@@ -9,6 +9,7 @@
 
 mod completion;
 mod request;
+mod schema;
 
 pub(crate) use completion::{arguments_object, Completion, Usage};
 pub(crate) use request::{FileData, Messages, Part, Request, Tool, ToolCall};

@@ -197,9 +197,13 @@ pub(crate) struct FunctionDef {
 }
 
 impl Tool {
-    /// A function tool; a missing schema becomes an empty object schema, which every provider accepts.
+    /// A function tool; a missing schema becomes an empty object schema, which every provider accepts. Unless the
+    /// tool is strict, the schema is cleaned of keywords Gemini refuses ([`super::schema`]).
     pub(crate) fn function(name: String, description: Option<String>, parameters: Option<Value>, strict: Option<bool>) -> Tool {
-        let parameters = parameters.unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+        let mut parameters = parameters.unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+        if strict != Some(true) {
+            super::schema::clean(&mut parameters);
+        }
         Tool { kind: "function", function: FunctionDef { name, description, parameters, strict } }
     }
 }

@@ -9,7 +9,7 @@
 //! | `function_call` items | `tool_calls` on the assistant message before them (consecutive calls share one) |
 //! | `function_call_output` items | `role: "tool"` messages with `tool_call_id` = `call_id` |
 //! | `reasoning` items (`encrypted_content` included) | dropped: no chat provider takes them back |
-//! | `tools` of `type: "function"` | function tools (`strict` kept only when `true`) |
+//! | `tools` of `type: "function"` | function tools; `strict` kept only when `true`, else the schema loses `$schema` and `additionalProperties`, which Gemini refuses |
 //! | other tools | refused or omitted ([`super::OtherTools`]) |
 //! | `tool_choice` `auto`/`none`/`required`/`{type:function,name}` | the same in chat form |
 //! | `max_output_tokens`, `temperature`, `top_p`, `parallel_tool_calls` | the limit field, `temperature`, `top_p`, `parallel_tool_calls` |

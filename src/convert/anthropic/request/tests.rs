@@ -59,11 +59,21 @@ fn a_claude_code_request_converts_in_full() {
     let tools = chat["tools"].as_array().expect("tools");
     assert_eq!(tools.len(), 13);
     for (tool, original) in tools.iter().zip(fixture["tools"].as_array().expect("fixture tools")) {
-        assert_eq!(
-            *tool,
-            json!({"type": "function", "function": {"name": original["name"], "description": original["description"], "parameters": original["input_schema"]}})
-        );
+        let function = &tool["function"];
+        assert_eq!((tool["type"].clone(), function["name"].clone(), function["description"].clone()), (json!("function"), original["name"].clone(), original["description"].clone()));
+        assert_eq!(function["parameters"]["properties"].as_object().map(|p| p.keys().collect::<Vec<_>>()), original["input_schema"]["properties"].as_object().map(|p| p.keys().collect::<Vec<_>>()));
+        assert_eq!(function["parameters"]["required"], original["input_schema"]["required"]);
+        let text = function["parameters"].to_string();
+        assert!(!text.contains("$schema") && !text.contains("additionalProperties"), "Gemini refuses these: {text}");
     }
+    let multi_edit = tools.iter().find(|t| t["function"]["name"] == "MultiEdit").expect("MultiEdit");
+    assert_eq!(
+        multi_edit["function"]["parameters"],
+        json!({"type": "object", "required": ["file_path", "edits"], "properties": {
+            "file_path": {"type": "string"},
+            "edits": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["old_string", "new_string"], "properties": {
+                "old_string": {"type": "string"}, "new_string": {"type": "string"}, "replace_all": {"type": "boolean", "default": false}}}}}})
+    );
     let mut rest = chat.as_object().expect("object").clone();
     rest.remove("messages");
     rest.remove("tools");

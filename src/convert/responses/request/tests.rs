@@ -60,14 +60,26 @@ fn a_codex_request_converts_in_full() {
     assert_eq!(chat["messages"], expected_messages);
 
     let tools = fixture["tools"].as_array().expect("tools");
-    let function = |i: usize, strict: Option<bool>| {
-        let mut f = json!({"name": tools[i]["name"], "description": tools[i]["description"], "parameters": tools[i]["parameters"]});
-        if let Some(strict) = strict {
-            f["strict"] = json!(strict);
-        }
-        json!({"type": "function", "function": f})
+    let function = |i: usize, parameters: Value| {
+        json!({"type": "function", "function": {"name": tools[i]["name"], "description": tools[i]["description"], "parameters": parameters}})
     };
-    assert_eq!(chat["tools"], json!([function(0, None), function(1, None), function(2, None), function(3, Some(true))]));
+    let mut read_file = function(3, tools[3]["parameters"].clone());
+    read_file["function"]["strict"] = json!(true);
+    let expected_tools = json!([
+        function(0, json!({"type": "object", "required": ["command"], "properties": {
+            "command": {"type": "array", "items": {"type": "string"}, "description": "The command to execute"},
+            "workdir": {"type": "string", "description": "The working directory to execute the command in"},
+            "timeout_ms": {"type": "number", "description": "The timeout for the command in milliseconds"},
+            "with_escalated_permissions": {"type": "boolean"}, "justification": {"type": "string"}}})),
+        function(1, json!({"type": "object", "required": ["plan"], "properties": {
+            "explanation": {"type": "string"},
+            "plan": {"type": "array", "items": {"type": "object", "required": ["step", "status"], "properties": {
+                "step": {"type": "string"}, "status": {"type": "string", "description": "One of: pending, in_progress, completed"}}}}}})),
+        function(2, json!({"type": "object", "required": ["path"], "properties": {
+            "path": {"type": "string", "description": "Local filesystem path to an image file"}}})),
+        read_file,
+    ]);
+    assert_eq!(chat["tools"], expected_tools, "non-strict schemas lose additionalProperties; the strict one keeps it");
 
     let mut rest = chat.as_object().expect("object").clone();
     rest.remove("messages");
