@@ -401,7 +401,7 @@ proptest! {
     #[test]
     fn arbitrary_json_requests_and_answers_never_panic(value in json_value()) {
         let body = value.to_string();
-        let upstream = UpstreamChat { model: "m", max_tokens_field: MaxTokensField::MaxTokens, send_user: true };
+        let upstream = UpstreamChat { model: "m", max_tokens_field: MaxTokensField::MaxTokens, send_user: true, thought_signatures: true };
         let options = ResponsesOptions { other_tools: OtherTools::Omit };
         let _ = anthropic::request_to_chat(body.as_bytes(), &upstream);
         let _ = anthropic::count_tokens(body.as_bytes());

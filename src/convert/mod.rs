@@ -77,6 +77,10 @@ pub struct UpstreamChat<'a> {
     /// Gemini's OpenAI endpoint answers 400 "Unknown name" for fields it does not know, so leave this off unless
     /// the provider is known to take `user` (OpenAI, OpenRouter, Groq do).
     pub send_user: bool,
+    /// Whether to send Gemini thought signatures back on assistant tool calls
+    /// (`extra_content.google.thought_signature`, [`call_id`]). Gemini 3 requires them; OpenAI refuses the unknown
+    /// field, which matters when a conversation begun on Gemini continues elsewhere. On for Gemini, off for others.
+    pub thought_signatures: bool,
 }
 
 /// A converted client request, ready to send to a chat-completions endpoint.

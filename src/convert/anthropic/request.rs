@@ -21,7 +21,7 @@
 //! the tool messages (one is made if the turn has no other content), and the tool message says so. A tool result
 //! with no content at all reads `(no output)`, because some providers refuse empty message text.
 
-use crate::convert::chat::{self, Messages, Part, Tool, ToolCall};
+use crate::convert::chat::{self, Messages, Part, Tool};
 use crate::convert::input::{self, index, join, Obj};
 use crate::convert::{ConvertError, UpstreamChat, UpstreamRequest};
 use serde_json::Value;
@@ -32,7 +32,7 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>) -> Result<Upstr
     let root = input::object(&value, "")?;
     let client_model = root.required_str("model")?.to_string();
 
-    let mut messages = Messages::default();
+    let mut messages = Messages::new(upstream.thought_signatures);
     if let Some(system) = root.get("system") {
         let text = system_text(system)?;
         if !text.is_empty() {
@@ -157,7 +157,7 @@ fn assistant_blocks(blocks: &[Value], path: &str, messages: &mut Messages) -> Re
                     Some(input @ Value::Object(_)) => input.to_string(),
                     Some(_) => return Err(ConvertError::new(block.field("input"), "must be an object")),
                 };
-                calls.push(ToolCall::from_client(id, name.to_string(), arguments));
+                calls.push((id, name.to_string(), arguments));
             }
             "thinking" | "redacted_thinking" => {}
             other => return Err(unsupported_block(&block, other)),
@@ -166,8 +166,8 @@ fn assistant_blocks(blocks: &[Value], path: &str, messages: &mut Messages) -> Re
     if !texts.is_empty() {
         messages.assistant_text(texts.join("\n\n"));
     }
-    for call in calls {
-        messages.tool_call(call);
+    for (id, name, arguments) in calls {
+        messages.tool_call(id, name, arguments);
     }
     Ok(())
 }

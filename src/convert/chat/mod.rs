@@ -12,4 +12,4 @@ mod request;
 mod schema;
 
 pub(crate) use completion::{arguments_object, Completion, Usage};
-pub(crate) use request::{FileData, Messages, Part, Request, Tool, ToolCall};
+pub(crate) use request::{FileData, Messages, Part, Request, Tool};

@@ -168,15 +168,6 @@ pub(crate) struct FunctionCall {
     pub arguments: String,
 }
 
-impl ToolCall {
-    /// A call whose id came from the client: a signature carried in it goes back where Gemini expects it.
-    pub(crate) fn from_client(wire_id: &str, name: String, arguments: String) -> ToolCall {
-        let (id, signature) = call_id::decode_call_id(wire_id);
-        let extra_content = signature.map(|s| serde_json::json!({"google": {"thought_signature": s}}));
-        ToolCall { id, kind: "function", function: FunctionCall { name, arguments }, extra_content }
-    }
-}
-
 /// A function tool.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub(crate) struct Tool {
@@ -211,13 +202,21 @@ impl Tool {
 /// Builds the message list in the order chat providers require: an assistant message's tool calls are followed
 /// directly by one `tool` message per result, so images from tool results (which a `tool` message cannot hold)
 /// wait and go into the next user message, made for them if none follows.
-#[derive(Default)]
+///
+/// Tool-call ids from the client are decoded ([`call_id`]); the thought signature one carries goes back as
+/// `extra_content` only when the upstream takes it (Gemini), since OpenAI refuses unknown fields.
 pub(crate) struct Messages {
     list: Vec<Message>,
     pending_images: Vec<Part>,
+    thought_signatures: bool,
 }
 
 impl Messages {
+    /// An empty list; `thought_signatures` as [`crate::convert::UpstreamChat::thought_signatures`].
+    pub(crate) fn new(thought_signatures: bool) -> Messages {
+        Messages { list: Vec::new(), pending_images: Vec::new(), thought_signatures }
+    }
+
     /// A system message.
     pub(crate) fn system(&mut self, text: String) {
         self.flush_images();
@@ -237,8 +236,14 @@ impl Messages {
         self.list.push(Message { role: "assistant", content: Some(Content::Text(text)), tool_calls: Vec::new(), tool_call_id: None });
     }
 
-    /// A tool call: it joins the assistant message just before it, else starts one with no text.
-    pub(crate) fn tool_call(&mut self, call: ToolCall) {
+    /// A tool call with the id the client sent: it joins the assistant message just before it, else starts one with
+    /// no text.
+    pub(crate) fn tool_call(&mut self, wire_id: &str, name: String, arguments: String) {
+        let (id, signature) = call_id::decode_call_id(wire_id);
+        let extra_content = signature
+            .filter(|_| self.thought_signatures)
+            .map(|s| serde_json::json!({"google": {"thought_signature": s}}));
+        let call = ToolCall { id, kind: "function", function: FunctionCall { name, arguments }, extra_content };
         self.flush_images();
         match self.list.last_mut() {
             Some(last) if last.role == "assistant" => last.tool_calls.push(call),
@@ -298,13 +303,13 @@ mod tests {
 
     #[test]
     fn tool_calls_join_the_assistant_message_and_tool_images_wait_for_the_user() {
-        let mut messages = Messages::default();
+        let mut messages = Messages::new(true);
         messages.assistant_text("Reading both.".into());
-        messages.tool_call(ToolCall::from_client("a", "Read".into(), "{}".into()));
-        messages.tool_call(ToolCall::from_client("b", "Read".into(), "{}".into()));
+        messages.tool_call("a", "Read".into(), "{}".into());
+        messages.tool_call("b", "Read".into(), "{}".into());
         messages.tool_result("a", "text a".into(), vec![Part::image("https://x/1.png", None)]);
         messages.tool_result("b", "text b".into(), vec![]);
-        messages.tool_call(ToolCall::from_client("c", "Bash".into(), "{}".into()));
+        messages.tool_call("c", "Bash".into(), "{}".into());
         let list = messages.into_vec();
         let roles: Vec<&str> = list.iter().map(|m| m.role).collect();
         assert_eq!(roles, ["assistant", "tool", "tool", "user", "assistant"]);

@@ -24,7 +24,7 @@
 //! `web_search_call`, …) and files given by id.
 
 use super::{OtherTools, ResponsesOptions};
-use crate::convert::chat::{self, Messages, Part, Tool, ToolCall};
+use crate::convert::chat::{self, Messages, Part, Tool};
 use crate::convert::input::{self, index, Obj};
 use crate::convert::{ConvertError, UpstreamChat, UpstreamRequest};
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>, options: &Respo
     let client_model = root.required_str("model")?.to_string();
     refuse_state(&root)?;
 
-    let mut messages = Messages::default();
+    let mut messages = Messages::new(upstream.thought_signatures);
     if let Some(instructions) = root.str("instructions")?.filter(|i| !i.is_empty()) {
         messages.system(instructions.to_string());
     }
@@ -111,7 +111,7 @@ fn convert_item(item: &Value, path: &str, messages: &mut Messages) -> Result<(),
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => other.to_string(),
             };
-            messages.tool_call(ToolCall::from_client(call_id, name.to_string(), arguments));
+            messages.tool_call(call_id, name.to_string(), arguments);
             Ok(())
         }
         "function_call_output" => {

@@ -6,7 +6,7 @@ const CLAUDE_CODE: &str = include_str!("../../../../tests/fixtures/convert/anthr
 const SIGNED_ID: &str = "tsig1_ZnVuY3Rpb24tY2FsbC04ODI1MTQ2MzQwMTIzAENpUUJqejFyWDhwMlZiKzVZdC8zcTBsSDFyUTZiOXkwRzN5MnZYZk04b1owZFkxa1pnMFNOd0dQUFd0ZjNjVDhKemdSM3hRbUk1cTlsUjF1WTBoNFh3PT0";
 const SIGNATURE: &str = "CiQBjz1rX8p2Vb+5Yt/3q0lH1rQ6b9y0G3y2vXfM8oZ0dY1kZg0SNwGPPWtf3cT8JzgR3xQmI5q9lR1uY0h4Xw==";
 
-const GEMINI: UpstreamChat<'static> = UpstreamChat { model: "gemini-2.5-pro", max_tokens_field: MaxTokensField::MaxTokens, send_user: false };
+const GEMINI: UpstreamChat<'static> = UpstreamChat { model: "gemini-2.5-pro", max_tokens_field: MaxTokensField::MaxTokens, send_user: false, thought_signatures: true };
 
 fn convert(body: &Value) -> Result<(UpstreamRequest, Value), ConvertError> {
     convert_for(body, &GEMINI)
@@ -109,7 +109,7 @@ fn scalar_fields_map_to_their_chat_names() {
 #[test]
 fn the_upstream_decides_the_limit_field_and_whether_user_is_sent() {
     let body = json!({"model": "m", "max_tokens": 64, "metadata": {"user_id": "u1"}, "messages": [{"role": "user", "content": "hi"}]});
-    let openai = UpstreamChat { model: "gpt-5", max_tokens_field: MaxTokensField::MaxCompletionTokens, send_user: true };
+    let openai = UpstreamChat { model: "gpt-5", max_tokens_field: MaxTokensField::MaxCompletionTokens, send_user: true, thought_signatures: false };
     let (out, chat) = convert_for(&body, &openai).expect("converts");
     assert_eq!((chat["max_completion_tokens"].clone(), chat.get("max_tokens")), (json!(64), None));
     assert_eq!(chat["user"], "u1");
@@ -212,6 +212,14 @@ fn a_signed_tool_use_id_goes_back_to_gemini_as_id_and_signature() {
     assert_eq!(chat["messages"][0]["tool_calls"][0]["id"], "function-call-8825146340123");
     assert_eq!(chat["messages"][0]["tool_calls"][0]["extra_content"], json!({"google": {"thought_signature": SIGNATURE}}));
     assert_eq!(chat["messages"][1]["tool_call_id"], "function-call-8825146340123");
+
+    let openai = UpstreamChat { model: "gpt-4.1", max_tokens_field: MaxTokensField::MaxTokens, send_user: false, thought_signatures: false };
+    let (_, chat) = convert_for(&body, &openai).expect("converts");
+    assert_eq!(
+        chat["messages"][0]["tool_calls"][0],
+        json!({"id": "function-call-8825146340123", "type": "function", "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}}),
+        "other providers get the plain id and no extra_content"
+    );
 }
 
 #[test]

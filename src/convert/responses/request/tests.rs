@@ -6,7 +6,7 @@ const CODEX: &str = include_str!("../../../../tests/fixtures/convert/responses-c
 const SIGNED_ID: &str = "tsig1_ZnVuY3Rpb24tY2FsbC01NTIwOTE3AENtb0JqejFyWHdSZlQwYVE0cThiVDJaY1AwSDFtVTNyNnkzejluV3ErNEp4N0xrPQ";
 const SIGNATURE: &str = "CmoBjz1rXwRfT0aQ4q8bT2ZcP0H1mU3r6y3z9nWq+4Jx7Lk=";
 
-const GEMINI: UpstreamChat<'static> = UpstreamChat { model: "gemini-2.5-pro", max_tokens_field: MaxTokensField::MaxTokens, send_user: false };
+const GEMINI: UpstreamChat<'static> = UpstreamChat { model: "gemini-2.5-pro", max_tokens_field: MaxTokensField::MaxTokens, send_user: false, thought_signatures: true };
 const OMIT: ResponsesOptions = ResponsesOptions { other_tools: OtherTools::Omit };
 const REFUSE: ResponsesOptions = ResponsesOptions { other_tools: OtherTools::Refuse };
 
@@ -164,6 +164,16 @@ fn a_signed_call_id_goes_back_to_gemini_as_id_and_signature() {
     assert_eq!(messages[0]["tool_calls"][0]["id"], "function-call-5520917");
     assert_eq!(messages[0]["tool_calls"][0]["extra_content"]["google"]["thought_signature"], SIGNATURE);
     assert_eq!(messages[1]["tool_call_id"], "function-call-5520917");
+
+    let openai = UpstreamChat { model: "gpt-4.1", max_tokens_field: MaxTokensField::MaxTokens, send_user: false, thought_signatures: false };
+    let body = json!({"model": "m", "input": [{"type": "function_call", "call_id": SIGNED_ID, "name": "read_file", "arguments": "{}"}]});
+    let out = request_to_chat(body.to_string().as_bytes(), &openai, &REFUSE).expect("converts");
+    let chat: Value = serde_json::from_slice(&out.body).expect("json");
+    assert_eq!(
+        chat["messages"][0]["tool_calls"][0],
+        json!({"id": "function-call-5520917", "type": "function", "function": {"name": "read_file", "arguments": "{}"}}),
+        "other providers get the plain id and no extra_content"
+    );
 }
 
 #[test]
@@ -200,7 +210,7 @@ fn request_options_map_to_their_chat_names() {
 #[test]
 fn user_wins_over_prompt_cache_key_and_is_sent_only_when_allowed() {
     let body = json!({"model": "m", "input": "hi", "user": "alice", "prompt_cache_key": "conv-1"});
-    let openai = UpstreamChat { model: "gpt-4.1", max_tokens_field: MaxTokensField::MaxCompletionTokens, send_user: true };
+    let openai = UpstreamChat { model: "gpt-4.1", max_tokens_field: MaxTokensField::MaxCompletionTokens, send_user: true, thought_signatures: false };
     let out = request_to_chat(body.to_string().as_bytes(), &openai, &REFUSE).expect("converts");
     let chat: Value = serde_json::from_slice(&out.body).expect("json");
     assert_eq!((out.user.as_deref(), chat["user"].clone()), (Some("alice"), json!("alice")));
