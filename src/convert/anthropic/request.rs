@@ -47,8 +47,7 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>) -> Result<Upstr
     let mut request = chat::Request { model: upstream.model, messages: messages.into_vec(), ..chat::Request::default() };
     request.tools = tools(&root)?;
     if !request.tools.is_empty() {
-        let path = "tool_choice";
-        if let Some(choice) = root.object_at("tool_choice", path)? {
+        if let Some(choice) = root.object_at("tool_choice", "tool_choice")? {
             request.tool_choice = Some(tool_choice(&choice)?);
             if choice.bool("disable_parallel_tool_use")? == Some(true) {
                 request.parallel_tool_calls = Some(false);
@@ -61,8 +60,7 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>) -> Result<Upstr
     request.stop = stop_sequences(&root)?;
     let stream = root.bool("stream")?.unwrap_or(false);
     request.set_stream(stream);
-    let metadata_path = "metadata";
-    let user = match root.object_at("metadata", metadata_path)? {
+    let user = match root.object_at("metadata", "metadata")? {
         Some(metadata) => metadata.str("user_id")?.filter(|u| !u.is_empty()).map(str::to_string),
         None => None,
     };

@@ -62,8 +62,7 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>, options: &Respo
     request.temperature = root.number("temperature")?;
     request.top_p = root.number("top_p")?;
     request.response_format = response_format(&root)?;
-    let reasoning_path = "reasoning";
-    if let Some(reasoning) = root.object_at("reasoning", reasoning_path)? {
+    if let Some(reasoning) = root.object_at("reasoning", "reasoning")? {
         request.reasoning_effort = reasoning.str("effort")?.map(str::to_string);
     }
     let stream = root.bool("stream")?.unwrap_or(false);
