@@ -1,3 +1,5 @@
+//! Tests of the Messages → chat request conversion, over a Claude Code request fixture and field-by-field tables.
+
 use super::*;
 use crate::convert::MaxTokensField;
 use serde_json::{json, Value};

@@ -1,3 +1,5 @@
+//! Tests of the Responses → chat request conversion, over a Codex request fixture and field-by-field tables.
+
 use super::*;
 use crate::convert::MaxTokensField;
 use serde_json::json;

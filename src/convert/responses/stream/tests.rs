@@ -1,3 +1,6 @@
+//! Tests of the chat SSE → Responses SSE converter: full event sequences for each upstream fixture, and the same
+//! output however the upstream bytes are split.
+
 use super::*;
 use crate::convert::sse::SseParser;
 use serde_json::{json, Value};
