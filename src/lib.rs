@@ -9,7 +9,8 @@
 //! - route: [`routes`] (method and path → which wing serves it);
 //! - authenticate: [`service_keys`] (the `AUTH_KEY` grammar, constant-time comparison, grants);
 //! - parse: [`request_model`] (the model a request names), [`compat`] (the OpenAI-compatible route's target and
-//!   body rewrite);
+//!   body rewrite), [`convert`] (Anthropic Messages and OpenAI Responses ⇄ Chat Completions, for Claude Code and
+//!   Codex);
 //! - pick and forward: [`attempt`] (the attempt loop's decisions), [`pool`] (the keys of a provider and the choice
 //!   among them), [`upstream`] (URLs and which headers travel);
 //! - classify: [`verdict`] (what an answer means), [`hints`] (the wait hints providers send), [`redact`] (masking a
@@ -29,6 +30,7 @@ pub mod routes;
 pub mod service_keys;
 
 pub mod compat;
+pub mod convert;
 pub mod request_model;
 
 pub mod attempt;
