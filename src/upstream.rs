@@ -72,6 +72,14 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Every `(name, value)` pair of a raw query string, both percent-decoded (`+` is a space), in order.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key), percent_decode(value))
+    })
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
