@@ -352,7 +352,7 @@ fn js_error(error: worker::Error) -> JsValue {
 
 /// Puts `key` where `placement` says, and through AI Gateway the gateway's headers: which key and attempt this is
 /// (`cf-aig-metadata`, for the gateway's logs) and `AI_GATEWAY_TOKEN` for an authenticated gateway.
-fn put_key(app: &App, headers: &Headers, route: &Route, placement: KeyPlacement, key: &str, short_id: &str, attempt: usize) -> Result<(), JsValue> {
+fn put_key(app: &App, headers: &Headers, route: &Base, placement: KeyPlacement, key: &str, short_id: &str, attempt: usize) -> Result<(), JsValue> {
     headers.set(placement.header_name(), &placement.header_value(key))?;
     if matches!(route, Base::Gateway(_)) {
         headers.set("cf-aig-metadata", &format!(r#"{{"one_balance_key":"{short_id}","one_balance_attempt":{attempt}}}"#))?;
