@@ -11,6 +11,7 @@ pub mod admin;
 pub mod api_error;
 pub mod compat;
 pub mod config;
+pub mod credentials;
 pub mod cooldown;
 pub mod hints;
 pub mod pool;
