@@ -12,6 +12,7 @@ pub mod api_error;
 pub mod compat;
 pub mod config;
 pub mod credentials;
+pub mod guess_limit;
 pub mod cooldown;
 pub mod hints;
 pub mod pool;

@@ -196,6 +196,11 @@ impl ServiceKeys {
         self.recognise(presented, now_s).map(|r| r.grant)
     }
 
+    /// The grant of the definition at `definition` (as [`Recognised::definition`] names it).
+    pub fn grant(&self, definition: usize) -> Option<&Grant> {
+        self.definitions.get(definition).map(|d| &d.grant)
+    }
+
     /// [`ServiceKeys::authenticate`], also saying which definition matched (the guess limit remembers a client
     /// per definition, so a client known for one key is not waved through with another).
     pub fn recognise(&self, presented: &str, now_s: u64) -> Result<Recognised<'_>, Denial> {

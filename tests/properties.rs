@@ -831,7 +831,7 @@ fn generated_request() -> impl Strategy<Value = Generated> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn a_model_restricted_key_never_gets_a_request_through_that_names_an_unlisted_model(request in generated_request()) {

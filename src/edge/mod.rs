@@ -7,6 +7,7 @@ mod clock;
 mod compat;
 mod entry;
 mod forward;
+mod guess_limit;
 mod hot_path;
 mod key_cache;
 mod native;
