@@ -228,12 +228,14 @@ pub async fn count(db: &D1Database, tag: &str, now_s: u64) -> worker::Result<Fai
 }
 
 /// Gives back the attempt counted as `counted` (a right key at the sign-in form), if its window is still the
-/// stored one.
+/// stored one; a client left with no failures leaves no row.
 pub async fn give_back(db: &D1Database, tag: &str, counted: Failures) -> worker::Result<()> {
-    db.prepare("UPDATE admin_login_failures SET failures = failures - 1 WHERE client = ?1 AND window_start_s = ?2 AND failures > 0")
-        .bind(&[JsValue::from_str(tag), num(counted.window_start_s)])?
-        .run()
-        .await?;
+    let params = [JsValue::from_str(tag), num(counted.window_start_s)];
+    let decrement = db
+        .prepare("UPDATE admin_login_failures SET failures = failures - 1 WHERE client = ?1 AND window_start_s = ?2 AND failures > 0")
+        .bind(&params)?;
+    let forget = db.prepare("DELETE FROM admin_login_failures WHERE client = ?1 AND window_start_s = ?2 AND failures <= 0").bind(&params)?;
+    db.batch(vec![decrement, forget]).await?;
     Ok(())
 }
 
