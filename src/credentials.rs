@@ -17,6 +17,9 @@ use crate::verdict::HeaderLookup;
 /// Headers that carry a bare key, as the SDKs send them.
 pub const KEY_HEADERS: &[&str] = &["x-api-key", "x-goog-api-key", "api-key"];
 
+/// Every header [`presented_key`] reads.
+pub const CREDENTIAL_HEADERS: &[&str] = &["authorization", "x-api-key", "x-goog-api-key", "api-key"];
+
 /// Two different keys were presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conflict;
@@ -115,6 +118,16 @@ mod tests {
         assert_eq!(presented(&[("x-api-key", "  ")], None), Ok(None));
         assert_eq!(presented(&[("authorization", "Basic abc"), ("x-api-key", "sk-1")], None), key("sk-1"));
         assert_eq!(presented(&[("cf-aig-authorization", "Bearer gw")], None), Ok(None), "the gateway token is not a service key");
+    }
+
+    #[test]
+    fn the_credential_headers_are_authorization_and_the_key_headers() {
+        assert_eq!(CREDENTIAL_HEADERS[0], "authorization");
+        assert_eq!(&CREDENTIAL_HEADERS[1..], KEY_HEADERS);
+        for (i, name) in CREDENTIAL_HEADERS.iter().enumerate() {
+            let headers = [(*name, if i == 0 { "Bearer sk-9" } else { "sk-9" })];
+            assert_eq!(presented(&headers, None), key("sk-9"), "{name}");
+        }
     }
 
     #[test]

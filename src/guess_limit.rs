@@ -50,6 +50,9 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+/// The request header that names the client's address (set by Cloudflare's edge).
+pub const CLIENT_HEADER: &str = "cf-connecting-ip";
+
 /// Wrong keys answered as such per client and window; later attempts get 429.
 pub const MAX_FAILURES: u32 = 10;
 /// Length of a window in seconds.

@@ -14,7 +14,7 @@
 use super::app::App;
 use crate::api_error::ApiError;
 use crate::credentials::{self, Conflict};
-use crate::guess_limit::{self, Client, Counted, Decision, Failures, Gate, GuessCache, TagKey, WINDOW_S};
+use crate::guess_limit::{self, Client, Counted, Decision, Failures, Gate, GuessCache, TagKey, CLIENT_HEADER, WINDOW_S};
 use crate::service_keys::{Denial, Grant};
 use crate::verdict::HeaderLookup;
 use serde::Deserialize;
@@ -40,7 +40,7 @@ impl HeaderLookup for WebHeaders<'_> {
 
 /// The client of a request with these headers.
 pub fn client_of(headers: &Headers) -> Client {
-    Client::from_header(headers.get("cf-connecting-ip").ok().flatten().as_deref())
+    Client::from_header(headers.get(CLIENT_HEADER).ok().flatten().as_deref())
 }
 
 /// The 429 of a locked client.
@@ -84,12 +84,19 @@ enum Step {
 /// Checks the service key presented in `headers` (and in `query` when the route takes `?key=`, see
 /// `Provider::takes_query_key`) under the guess limit. Synchronous: a vouched right key is admitted with no await.
 pub fn check_key<'a>(app: &'a App, headers: &Headers, query: Option<&str>, now_s: u64) -> KeyCheck<'a> {
-    let presented = match credentials::presented_key(&WebHeaders(headers), query) {
+    check_credentials(app, &WebHeaders(headers), query, now_s)
+}
+
+/// [`check_key`] over any header lookup that holds at least `credentials::CREDENTIAL_HEADERS` and
+/// `guess_limit::CLIENT_HEADER` (a caller that counts JS crossings can fetch those in one call and pass a
+/// `[(&str, &str)]` slice).
+pub fn check_credentials<'a>(app: &'a App, headers: &(impl HeaderLookup + ?Sized), query: Option<&str>, now_s: u64) -> KeyCheck<'a> {
+    let presented = match credentials::presented_key(headers, query) {
         Ok(Some(key)) => key,
         Ok(None) => return KeyCheck::Refused(denied(Denial::Missing)),
         Err(conflict) => return KeyCheck::Refused(ApiError::bad_request(Conflict::CODE, conflict.message())),
     };
-    let client = client_of(headers);
+    let client = Client::from_header(headers.header(CLIENT_HEADER).as_deref());
     let mut outcome: Option<Result<&'a Grant, Denial>> = None;
     let decision = CACHE.with(|cache| {
         cache.borrow().decide(client, now_s, || {
