@@ -210,11 +210,17 @@ enum BodyModel {
     Skip,
 }
 
-/// Media types whose body is JSON text to an upstream. Browsers send `text/plain` for a string body without a
-/// content type, and upstreams parse it as JSON all the same.
+/// Media types whose body is JSON text to an upstream, in UTF-8 (the bytes read here). Browsers send `text/plain`
+/// for a string body without a content type, and upstreams parse it as JSON all the same; another `charset` could
+/// make an upstream read other text than this check did.
 fn is_json_media_type(content_type: &str) -> bool {
-    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    media == "application/json" || media == "text/plain" || (media.starts_with("application/") && media.ends_with("+json"))
+    let mut parts = content_type.split(';');
+    let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let utf8 = parts.filter_map(|p| p.split_once('=')).filter(|(name, _)| name.trim().eq_ignore_ascii_case("charset")).all(|(_, value)| {
+        let value = value.trim().trim_matches('"');
+        value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+    });
+    utf8 && (media == "application/json" || media == "text/plain" || (media.starts_with("application/") && media.ends_with("+json")))
 }
 
 fn body_models(provider: &Provider, content_type: Option<&str>, body: &[u8], own_model: BodyModel) -> Result<Vec<String>, Unverifiable> {
@@ -663,6 +669,8 @@ mod tests {
         assert_eq!(with(None, br#"{"model":"a"}"#), names(&["a"]), "no content type: JSON");
         assert_eq!(with(Some("text/plain;charset=UTF-8"), br#"{"model":"a"}"#), names(&["a"]), "a browser's default for a string body");
         assert_eq!(with(Some("application/vnd.api+json"), br#"{"model":"a"}"#), names(&["a"]));
+        assert_eq!(with(Some("application/json; charset=\"UTF-8\""), br#"{"model":"a"}"#), names(&["a"]));
+        assert_eq!(with(Some("application/json; charset=utf-16"), br#"{"model":"a"}"#), Err(Unverifiable::Body), "another charset");
         assert_eq!(with(Some("multipart/form-data"), b"  \n"), names(&[]), "an empty body names nothing whatever its type");
     }
 

@@ -160,12 +160,9 @@ pub async fn read_bytes(req: &Request, limit: usize) -> std::result::Result<Vec<
         }
         let bytes: Uint8Array = get(&chunk, "value")?.dyn_into().map_err(|_| BodyError::Unreadable)?;
         if body.len() + bytes.length() as usize > limit {
-            // Stop the upload: nothing more is read, and the runtime may drop the rest.
-            if let Ok(cancelled) = call0(&reader, "cancel") {
-                if let Ok(promise) = cancelled.dyn_into::<Promise>() {
-                    let _ = JsFuture::from(promise).await;
-                }
-            }
+            // Stop the upload: nothing more is read, and the runtime may drop the rest. The cancellation's promise
+            // is not awaited: the answer must not wait on the client's connection.
+            let _ = call0(&reader, "cancel");
             return Err(BodyError::TooLarge);
         }
         let start = body.len();
