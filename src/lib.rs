@@ -7,7 +7,9 @@
 //!
 //! In the order a proxied request meets them:
 //! - route: [`routes`] (method and path → which wing serves it);
-//! - authenticate: [`service_keys`] (the `AUTH_KEY` grammar, constant-time comparison, grants);
+//! - authenticate: [`credentials`] (where a caller's service key may be presented), [`guess_limit`] (the limit on
+//!   guessing it, for every place a key is checked), [`service_keys`] (the `AUTH_KEY` grammar, constant-time
+//!   comparison, grants);
 //! - parse: [`request_model`] (the model a request names), [`compat`] (the OpenAI-compatible route's target and
 //!   body rewrite), [`convert`] (Anthropic Messages and OpenAI Responses ⇄ Chat Completions, for Claude Code and
 //!   Codex);
@@ -27,6 +29,8 @@ pub mod config;
 pub mod providers;
 
 pub mod routes;
+pub mod credentials;
+pub mod guess_limit;
 pub mod service_keys;
 
 pub mod compat;

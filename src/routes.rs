@@ -1,5 +1,7 @@
 //! The route table: a request's method and path → which handler owns it. Pure, so every route is unit-tested.
 //!
+//! Under `/api/`, a method outside [`PROXY_METHODS`] (TRACE, CONNECT, WebDAV verbs, made-up ones) is answered 405
+//! with `Allow` before anything else: no provider serves them, and TRACE would echo the caller's headers back.
 //! `/api/compat/…` is matched before `/api/{provider}/…`. The path after the provider is checked here once:
 //! encoded slashes, backslashes and dot segments are refused, so nothing a client sends can climb out of the
 //! provider's prefix on the gateway.
@@ -15,6 +17,11 @@ pub enum Route<'a> {
     Preflight,
     /// A path under `/api/` that is malformed: answer 400 with this message.
     BadApiPath(&'static str),
+    /// A method no proxy route takes: answer 405 with this `Allow` header value.
+    MethodNotAllowed {
+        /// The value of the `Allow` header.
+        allow: &'static str,
+    },
     /// `/api/compat/…` with a path or method it does not serve.
     CompatNotFound,
     /// Everything else belongs to the admin site (pages, assets, `/admin/api/…`).
@@ -39,12 +46,23 @@ pub enum ApiRoute<'a> {
     CompatModels,
 }
 
+/// The methods the proxy routes take, as the `Allow` header of a 405 lists them.
+pub const PROXY_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// Whether `method` is one of [`PROXY_METHODS`] (case ignored, as the routes below do).
+fn is_proxy_method(method: &str) -> bool {
+    PROXY_METHODS.split(", ").any(|m| m.eq_ignore_ascii_case(method))
+}
+
 /// Routes `path` (no query) for `method`.
 pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
     if path == "/health" && method.eq_ignore_ascii_case("GET") {
         return Route::Health;
     }
     let Some(api) = path.strip_prefix("/api/") else { return Route::Admin };
+    if !is_proxy_method(method) {
+        return Route::MethodNotAllowed { allow: PROXY_METHODS };
+    }
     if method.eq_ignore_ascii_case("OPTIONS") {
         return Route::Preflight;
     }
@@ -131,5 +149,20 @@ mod tests {
         for path in ["/", "/login", "/keys/openai", "/admin/api/keys", "/assets/app.css", "/apix"] {
             assert_eq!(route("GET", path), Route::Admin, "{path}");
         }
+    }
+
+    #[test]
+    fn unusual_methods_on_the_proxy_routes_get_405_with_allow() {
+        for method in ["TRACE", "CONNECT", "PROPFIND", "MKCOL", "QUERY", "FOO", "trace", ""] {
+            for path in ["/api/openai/chat/completions", "/api/compat/chat/completions", "/api/compat/models", "/api/", "/api/openai/../x"] {
+                assert_eq!(route(method, path), Route::MethodNotAllowed { allow: PROXY_METHODS }, "{method} {path}");
+            }
+        }
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "patch"] {
+            assert!(matches!(route(method, "/api/openai/files/x"), Route::Api(ApiRoute::Native { .. })), "{method}");
+        }
+        assert_eq!(route("HEAD", "/api/compat/models"), Route::CompatNotFound, "a known method on a compat path it does not serve");
+        assert_eq!(route("TRACE", "/login"), Route::Admin, "the admin site answers its own 405s");
+        assert_eq!(route("TRACE", "/health"), Route::Admin);
     }
 }

@@ -72,6 +72,14 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Every `(name, value)` pair of a raw query string, both percent-decoded (`+` is a space), in order.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key), percent_decode(value))
+    })
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let hex = |i: usize| bytes.get(i).and_then(|b| (*b as char).to_digit(16));
@@ -114,7 +122,46 @@ pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
     "x-title",
 ];
 
-/// Response headers that never reach the client.
+/// Upstream response headers the client may see (lower-case, sorted); every other header is dropped. An allow-list,
+/// because upstreams add headers that describe the pool key's owner — `openai-organization`, `openai-project`,
+/// `anthropic-organization-id`, cookies — and a restricted client must learn nothing about whose key served it.
+///
+/// Kept: the body's type and attachment name, caching and retry hints, request ids (for the caller's bug reports;
+/// they identify one request, not an account), the provider's processing time and API version, and AI Gateway's
+/// cache status. Not kept, on purpose: `content-encoding` and `content-length` (the runtime hands the Worker a
+/// decoded body and sets both itself on the way out; a copied `content-encoding` would make it re-compress a
+/// stream), `transfer-encoding` and `connection` (hop-by-hop, the runtime's), `location` (a redirect is not
+/// followed and may point at a signed URL), `www-authenticate` (about the pool key, not the caller).
+pub const ALLOWED_RESPONSE_HEADERS: &[&str] = &[
+    "anthropic-request-id",
+    "cache-control",
+    "cf-aig-cache-status",
+    "content-disposition",
+    "content-type",
+    "etag",
+    "last-modified",
+    "openai-processing-ms",
+    "openai-version",
+    "request-id",
+    "retry-after",
+    "retry-after-ms",
+    "x-request-id",
+];
+
+/// Prefixes of upstream response headers the client may see: the rate-limit figures of every provider
+/// (`x-ratelimit-*` of OpenAI, Groq, Cerebras and OpenRouter, Mistral's `x-ratelimitbysize-*`, Anthropic's
+/// `anthropic-ratelimit-*`), which tell a client when to slow down.
+pub const ALLOWED_RESPONSE_HEADER_PREFIXES: &[&str] = &["anthropic-ratelimit-", "x-ratelimit"];
+
+/// Whether an upstream response header may reach the client (`name` in any case).
+pub fn is_allowed_response_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ALLOWED_RESPONSE_HEADERS.binary_search(&name.as_str()).is_ok()
+        || ALLOWED_RESPONSE_HEADER_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+}
+
+/// Response headers that never reach the client. Superseded by [`ALLOWED_RESPONSE_HEADERS`]: kept only until the
+/// pass-through (`edge::hot_path`, `edge::respond`) applies the allow-list, then to be removed.
 pub const STRIPPED_RESPONSE_HEADERS: &[&str] = &["set-cookie"];
 
 /// One line of the `x-one-balance-attempts` response header: which keys were tried and what each answer meant.
@@ -187,5 +234,49 @@ mod tests {
     fn the_attempts_header_lists_short_ids_and_verdicts() {
         let line = attempts_header(&[("1a2b3c4d".to_string(), "rate_limited"), ("9f8e7d6c".to_string(), "ok")]);
         assert_eq!(line, "1a2b3c4d=rate_limited, 9f8e7d6c=ok");
+    }
+
+    #[test]
+    fn account_ids_cookies_and_hop_headers_are_not_on_the_response_allow_list() {
+        for leak in [
+            "openai-organization",
+            "openai-project",
+            "anthropic-organization-id",
+            "set-cookie",
+            "set-cookie2",
+            "x-goog-api-key",
+            "authorization",
+            "www-authenticate",
+            "location",
+            "content-encoding",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "cf-aig-log-id",
+            "x-organization-id",
+        ] {
+            assert!(!is_allowed_response_header(leak), "{leak}");
+            assert!(!is_allowed_response_header(&leak.to_ascii_uppercase()), "{leak} in upper case");
+        }
+    }
+
+    #[test]
+    fn rate_limit_figures_request_ids_and_the_body_type_pass() {
+        for kept in [
+            "Content-Type",
+            "retry-after",
+            "x-request-id",
+            "request-id",
+            "x-ratelimit-remaining-requests",
+            "X-RateLimit-Reset",
+            "x-ratelimitbysize-limit-minute",
+            "anthropic-ratelimit-tokens-reset",
+            "openai-processing-ms",
+            "cf-aig-cache-status",
+        ] {
+            assert!(is_allowed_response_header(kept), "{kept}");
+        }
+        assert!(ALLOWED_RESPONSE_HEADERS.windows(2).all(|w| w[0] < w[1]), "sorted (binary search), lower-case");
+        assert!(ALLOWED_RESPONSE_HEADERS.iter().chain(ALLOWED_RESPONSE_HEADER_PREFIXES).all(|h| *h == h.to_ascii_lowercase()));
     }
 }

@@ -11,11 +11,11 @@ use one_balance::breaker::{Answer, Breaker, BreakerConfig, Observation, Reading}
 use one_balance::cooldown::{self, hint_until_s, CoolInput, ModelCooling, MAX_HINT_S};
 use one_balance::hints::CoolHint;
 use one_balance::hints;
-use one_balance::providers::{DailyReset, Provider, PROVIDERS};
+use one_balance::providers::{self, DailyReset, Provider, PROVIDERS};
 use one_balance::redact::{redact, MIN_ECHO};
-use one_balance::request_model::{check_model, is_models_listing, model_in_body, model_in_path, model_of, split_compat_model};
+use one_balance::request_model::{check_model, is_models_listing, model_in_body, model_in_path, model_of, named_models, split_compat_model, ModelRequest};
 use one_balance::routes::{route, ApiRoute, Route};
-use one_balance::service_keys::{Denial, GrammarError, ProviderGrant, Scope, ServiceKeys, PUBLIC_DEFAULT_KEY};
+use one_balance::service_keys::{Denial, GrammarError, ProviderGrant, Scope, ServiceKeys, MIN_UNRESTRICTED_KEY_CHARS, PUBLIC_DEFAULT_KEY};
 use one_balance::verdict::{classify, judge, QuotaWindow, Verdict};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -86,8 +86,13 @@ fn definition() -> impl Strategy<Value = Def> {
             }
             seen
         });
-    (key_text(), prop::option::of(1u64..4_102_444_800u64), prop::option::of(scope))
-        .prop_map(|(key, expiry, scope)| Def { key, expiry, scope })
+    (key_text(), prop::option::of(1u64..4_102_444_800u64), prop::option::of(scope)).prop_map(|(mut key, expiry, scope)| {
+        // An unrestricted key must be long enough to start (restricted ones keep any length).
+        if scope.is_none() && key.chars().count() < MIN_UNRESTRICTED_KEY_CHARS {
+            key.push_str("-0123456789abcdef");
+        }
+        Def { key, expiry, scope }
+    })
 }
 
 fn definitions() -> impl Strategy<Value = Vec<Def>> {
@@ -113,7 +118,7 @@ proptest! {
                 let shown = format!("{keys:?}");
                 prop_assert!(!shown.contains(raw.trim()) || raw.trim().len() < 24, "{shown}");
             }
-            Err(GrammarError::Malformed { position, .. } | GrammarError::PublicDefault { position }) => {
+            Err(GrammarError::Malformed { position, .. } | GrammarError::PublicDefault { position } | GrammarError::WeakKey { position }) => {
                 prop_assert!(position >= 1);
             }
             Err(GrammarError::Empty) => prop_assert!(raw.split(';').all(|d| d.trim().is_empty())),
@@ -704,8 +709,321 @@ proptest! {
                 prop_assert!(path.starts_with("/api/") && !message.is_empty());
             }
             Route::Preflight => prop_assert!(path.starts_with("/api/") && method.eq_ignore_ascii_case("OPTIONS")),
+            Route::MethodNotAllowed { allow } => {
+                prop_assert!(path.starts_with("/api/") && !allow.split(", ").any(|m| m.eq_ignore_ascii_case(&method)), "{method} {path}");
+            }
             Route::Health => prop_assert_eq!(path.as_str(), "/health"),
             Route::Admin => prop_assert!(!path.starts_with("/api/")),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model-restricted service keys: every model a request names must be on the key's list.
+//
+// The generator writes requests the way each provider's documentation says a model can be named (its own spec
+// below, written from the docs, not read from the provider table), with every spelling an upstream parser might
+// accept: member names in other cases, with or without `_`, with an escaped letter, duplicated, nested at depth;
+// query names percent-encoded; collection segments in other cases. Noise members carry forbidden names where they
+// are not models (message text, metadata). A forbidden name in any model place must be refused; a request that
+// names only listed models must pass.
+
+const ALLOWED_TOKENS: [&str; 2] = ["ok-a", "ok-b"];
+const TOKENS: [&str; 4] = ["ok-a", "ok-b", "bad-x", "bad-y"];
+
+/// How a provider's documentation says a request names a model.
+struct Spec {
+    slug: &'static str,
+    fields: &'static [&'static str],
+    lists: &'static [&'static str],
+    nested: &'static [(&'static str, &'static str)],
+    queries: &'static [&'static str],
+    /// Paths that name no model.
+    plain_paths: &'static [&'static str],
+    /// Path templates: `{t}` is the token; the model named is `named` with `{t}` replaced.
+    model_paths: &'static [(&'static str, &'static str)],
+    /// Body names may carry Google's `models/` resource prefix.
+    resource_names: bool,
+}
+
+const SPECS: &[Spec] = &[
+    Spec {
+        slug: "openai",
+        fields: &["model"],
+        lists: &[],
+        nested: &[("tools", "model"), ("input_audio_transcription", "model"), ("session", "model"), ("testing_criteria", "model")],
+        queries: &["model"],
+        plain_paths: &["chat/completions", "responses", "realtime/sessions"],
+        model_paths: &[("models/{t}", "{t}")],
+        resource_names: false,
+    },
+    Spec {
+        slug: "openrouter",
+        fields: &["model"],
+        lists: &["models"],
+        nested: &[("tools", "model")],
+        queries: &[],
+        plain_paths: &["v1/chat/completions"],
+        model_paths: &[],
+        resource_names: false,
+    },
+    Spec {
+        slug: "google-ai-studio",
+        fields: &["model", "baseModel"],
+        lists: &[],
+        nested: &[("generateContentRequest", "model"), ("requests", "model")],
+        queries: &[],
+        plain_paths: &["v1beta/openai/chat/completions"],
+        model_paths: &[
+            ("v1beta/models/{t}:generateContent", "{t}"),
+            ("v1/MODELS/{t}:streamGenerateContent", "{t}"),
+            ("v1beta/tunedModels/{t}:generateContent", "tunedModels/{t}"),
+        ],
+        resource_names: true,
+    },
+    Spec {
+        slug: "elevenlabs",
+        fields: &["model_id", "model"],
+        lists: &[],
+        nested: &[],
+        queries: &["model_id"],
+        plain_paths: &["v1/text-to-speech/voice1", "v1/text-to-speech/voice1/stream-input"],
+        model_paths: &[],
+        resource_names: false,
+    },
+    Spec {
+        slug: "cartesia",
+        fields: &["model_id"],
+        lists: &[],
+        nested: &[],
+        queries: &[],
+        plain_paths: &["tts/bytes"],
+        model_paths: &[],
+        resource_names: false,
+    },
+    Spec {
+        slug: "azure-openai",
+        fields: &["model"],
+        lists: &[],
+        nested: &[("tools", "model")],
+        queries: &[],
+        plain_paths: &[],
+        model_paths: &[("my-resource/{t}/chat/completions", "{t}"), ("res2/{t}/embeddings", "{t}")],
+        resource_names: false,
+    },
+    Spec {
+        slug: "workers-ai",
+        fields: &["model"],
+        lists: &[],
+        nested: &[],
+        queries: &[],
+        plain_paths: &["v1/chat/completions"],
+        model_paths: &[("@cf/meta/{t}", "@cf/meta/{t}")],
+        resource_names: false,
+    },
+    Spec {
+        slug: "huggingface",
+        fields: &["model"],
+        lists: &[],
+        nested: &[],
+        queries: &[],
+        plain_paths: &["v1/chat/completions"],
+        model_paths: &[("acme/{t}", "acme/{t}")],
+        resource_names: false,
+    },
+    Spec {
+        slug: "replicate",
+        fields: &["version"],
+        lists: &[],
+        nested: &[],
+        queries: &[],
+        plain_paths: &["predictions"],
+        model_paths: &[("models/acme/{t}/predictions", "acme/{t}"), ("deployments/acme/{t}/predictions", "acme/{t}")],
+        resource_names: false,
+    },
+    Spec {
+        slug: "anthropic",
+        fields: &["model"],
+        lists: &[],
+        nested: &[],
+        queries: &[],
+        plain_paths: &["v1/messages"],
+        model_paths: &[("v1/models/{t}", "{t}")],
+        resource_names: false,
+    },
+];
+
+/// The allow-list of the generated key on every provider: each allowed token in every form a path may name it.
+fn allowed_names() -> Vec<String> {
+    ALLOWED_TOKENS.iter().flat_map(|t| [t.to_string(), format!("tunedModels/{t}"), format!("@cf/meta/{t}"), format!("acme/{t}")]).collect()
+}
+
+/// A member name as some upstream might accept it.
+fn spell(name: &str, seed: u32) -> String {
+    match seed % 6 {
+        0 => name.to_string(),
+        1 => name.to_ascii_uppercase(),
+        2 => {
+            let mut chars = name.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        }
+        3 => {
+            let mut chars = name.chars();
+            chars.next().map(|c| format!("\\u{:04x}{}", u32::from(c), chars.as_str())).unwrap_or_default()
+        }
+        4 if name.contains('_') => {
+            let mut out = String::new();
+            let mut upper = false;
+            for c in name.chars() {
+                match c {
+                    '_' => upper = true,
+                    c if upper => {
+                        out.push(c.to_ascii_uppercase());
+                        upper = false;
+                    }
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        4 => name.chars().flat_map(|c| if c.is_ascii_uppercase() { vec!['_', c.to_ascii_lowercase()] } else { vec![c] }).collect(),
+        _ => name.replace('s', "\\u017f"),
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// One place of a [`Spec`].
+#[derive(Clone, Copy)]
+enum Slot {
+    Field(&'static str),
+    List(&'static str),
+    Nested(&'static str, &'static str),
+    Query(&'static str),
+}
+
+/// One generated request and what it names.
+#[derive(Debug, Clone)]
+struct Generated {
+    slug: &'static str,
+    rest: String,
+    query: String,
+    body: String,
+    named: Vec<String>,
+}
+
+fn generated_request() -> impl Strategy<Value = Generated> {
+    (
+        0..SPECS.len(),
+        any::<u32>(),
+        prop::collection::vec((any::<u8>(), 0..TOKENS.len(), any::<u32>(), 0usize..4), 0..5),
+        prop::collection::vec((0usize..5, 0..TOKENS.len()), 0..4),
+    )
+        .prop_map(|(spec, path_seed, placements, noise)| {
+            let spec = &SPECS[spec];
+            let mut named = Vec::new();
+            // The path: one that names no model, or one that names a token.
+            let path_forms = spec.plain_paths.len() + spec.model_paths.len();
+            let pick = path_seed as usize % path_forms.max(1);
+            let rest = if pick < spec.plain_paths.len() {
+                spec.plain_paths[pick].to_string()
+            } else {
+                let (template, name) = spec.model_paths[pick - spec.plain_paths.len()];
+                let token = TOKENS[(path_seed >> 8) as usize % TOKENS.len()];
+                named.push(name.replace("{t}", token));
+                template.replace("{t}", token)
+            };
+            let mut members: Vec<String> = Vec::new();
+            let mut query: Vec<String> = Vec::new();
+            let slots: Vec<Slot> = spec
+                .fields
+                .iter()
+                .map(|f| Slot::Field(f))
+                .chain(spec.lists.iter().map(|l| Slot::List(l)))
+                .chain(spec.nested.iter().map(|(u, f)| Slot::Nested(u, f)))
+                .chain(spec.queries.iter().map(|q| Slot::Query(q)))
+                .collect();
+            for (kind, token, seed, depth) in placements {
+                let token = TOKENS[token];
+                let value = if spec.resource_names && seed % 3 == 0 { format!("models/{token}") } else { token.to_string() };
+                named.push(token.to_string());
+                match slots[kind as usize % slots.len()] {
+                    Slot::Field(field) => members.push(format!("\"{}\":{}", spell(field, seed), json_string(&value))),
+                    Slot::List(list) => {
+                        let other = TOKENS[(seed as usize >> 4) % 2];
+                        members.push(format!("\"{}\":[{},{}]", spell(list, seed), json_string(other), json_string(&value)));
+                        named.push(other.to_string());
+                    }
+                    Slot::Nested(under, field) => {
+                        let mut inner = format!("{{\"type\":\"x\",\"{}\":{}}}", spell(field, seed >> 3), json_string(&value));
+                        for level in 0..depth {
+                            inner = if level % 2 == 0 { format!("[{inner},{{\"other\":1}}]") } else { format!("{{\"wrap{level}\":{inner}}}") };
+                        }
+                        members.push(format!("\"{}\":{inner}", spell(under, seed)));
+                    }
+                    Slot::Query(name) => {
+                        let name = match seed % 3 {
+                            0 => name.to_string(),
+                            1 => name.to_ascii_uppercase(),
+                            _ => format!("{}%{:02X}", &name[..name.len() - 1], name.as_bytes()[name.len() - 1]),
+                        };
+                        query.push(format!("{name}={token}"));
+                    }
+                }
+            }
+            // Forbidden names where they are not models: the check must not refuse for them.
+            for (slot, token) in noise {
+                let token = TOKENS[token];
+                members.push(match slot {
+                    0 => format!("\"messages\":[{{\"role\":\"user\",\"content\":{}}}]", json_string(token)),
+                    1 => format!("\"metadata\":{{\"note\":{},\"modelz\":{}}}", json_string(token), json_string(token)),
+                    2 => "\"temperature\":0.5".to_string(),
+                    3 => format!("\"user\":{}", json_string(token)),
+                    _ => "\"stream\":true".to_string(),
+                });
+                query.push(format!("alt=sse&note={token}"));
+            }
+            let body = if members.is_empty() && path_seed % 2 == 0 { String::new() } else { format!("{{{}}}", members.join(",")) };
+            Generated { slug: spec.slug, rest, query: query.join("&"), body, named }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_model_restricted_key_never_gets_a_request_through_that_names_an_unlisted_model(request in generated_request()) {
+        let allowed = allowed_names();
+        let raw = format!("app={},{}", request.slug, allowed.join(","));
+        let keys = ServiceKeys::parse(&raw).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let grant = keys.authenticate("app", 0).map_err(|d| TestCaseError::fail(format!("{d:?}")))?;
+        let provider = providers::find(request.slug).ok_or_else(|| TestCaseError::fail("unknown slug"))?;
+        let parts = ModelRequest { rest: &request.rest, query: &request.query, content_type: Some("application/json"), body: request.body.as_bytes() };
+        let verdict = grant.permits_request(provider, &parts);
+        let unlisted: Vec<&String> = request.named.iter().filter(|m| !allowed.contains(m)).collect();
+        if unlisted.is_empty() {
+            prop_assert_eq!(verdict, Ok(()), "{:?} names only listed models", request);
+        } else {
+            prop_assert!(verdict.is_err(), "{:?} names {:?} and was let through", request, unlisted);
+        }
+    }
+
+    #[test]
+    fn the_cooldown_model_is_among_the_named_models(request in generated_request()) {
+        let provider = providers::find(request.slug).ok_or_else(|| TestCaseError::fail("unknown slug"))?;
+        let parts = ModelRequest { rest: &request.rest, query: &request.query, content_type: Some("application/json"), body: request.body.as_bytes() };
+        // Replicate's path names `{owner}/{name}`, where the generic cooldown reading sees only `{owner}`.
+        if let (Ok(Some(primary)), Ok(named), false) = (model_of(&request.rest, request.body.as_bytes()), named_models(provider, &parts), request.slug == "replicate") {
+            let primary = if provider.body_model_prefix.is_some() { primary.strip_prefix("models/").map(str::to_string).unwrap_or(primary) } else { primary };
+            prop_assert!(named.contains(&primary), "{:?}: {:?} not in {:?}", request, primary, named);
+        }
+    }
+
+    #[test]
+    fn named_models_never_panics(slug in 0..providers::PROVIDERS.len(), rest in tricky_text(), query in tricky_text(), body in prop::collection::vec(any::<u8>(), 0..256), ct in prop::option::of(tricky_text())) {
+        let provider = &providers::PROVIDERS[slug];
+        let _ = named_models(provider, &ModelRequest { rest: &rest, query: &query, content_type: ct.as_deref(), body: &body });
     }
 }

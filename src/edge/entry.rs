@@ -35,6 +35,7 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
             .into();
         }
         Route::BadApiPath(problem) => Err(ApiError::bad_request("bad_path", problem)),
+        Route::MethodNotAllowed { allow } => method_not_allowed(allow).map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::CompatNotFound => Err(ApiError::not_found(
             "unknown_route",
             "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
@@ -64,6 +65,20 @@ fn serve_api(app: Rc<App>, api: ApiRoute<'_>, req: &Request, method: String, que
             Ok(Served::Later(Box::pin(async move { proxy::compat_models(&app, &req, &env, &ctx).await })))
         }
     }
+}
+
+/// 405 for a method no proxy route takes, with `Allow` (see `crate::routes::PROXY_METHODS`).
+fn method_not_allowed(allow: &'static str) -> worker::Result<Response> {
+    let error = ApiError {
+        status: 405,
+        kind: "invalid_request_error",
+        code: "method_not_allowed",
+        message: format!("the proxy routes take {allow}"),
+        retry_after_s: None,
+    };
+    let response = proxy::api_error(&error, None)?;
+    response.headers().set("allow", allow)?;
+    Ok(response)
 }
 
 /// The client's response: the handler's, or its error as JSON.

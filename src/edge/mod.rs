@@ -4,7 +4,8 @@
 //! [`entry`] routes each request to one of three wings: [`proxy`] (the key pool's API routes), [`admin`] (the
 //! operator's pages and JSON API) and [`cron`] (the scheduled re-check). The admin and re-check wings use the proxy
 //! only through what it exports. Below them: [`app`] (configuration and service keys, parsed once per isolate),
-//! [`clock`] (the only clock reader) and [`d1`] (binding values to D1 statements).
+//! [`guess_limit`] (the limit on guessing service keys, shared by the proxy and the admin site), [`clock`] (the only
+//! clock reader) and [`d1`] (binding values to D1 statements).
 
 mod admin;
 mod app;
@@ -12,4 +13,5 @@ mod clock;
 mod cron;
 mod d1;
 mod entry;
+mod guess_limit;
 mod proxy;

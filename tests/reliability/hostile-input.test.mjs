@@ -1,6 +1,6 @@
 // Hostile input, proxy and admin side: each case gets a clear 4xx with a useful message, stores nothing, forwards
 // nothing upstream and echoes no secret. The admin cases complement tests/e2e/admin*.test.mjs (which cover <script>
-// in keys and remarks on the page, the sixth failed login, CSRF-less and made-up-session posts, and wildcards in
+// in keys and remarks on the page, the eleventh failed login, CSRF-less and made-up-session posts, and wildcards in
 // search) with SQL metacharacters, a reflected search, tampered and expired sessions, and the right key during a
 // login lock-out.
 import { after, before, beforeEach, describe, test } from "node:test";
@@ -566,14 +566,18 @@ describe("hostile input", { timeout: 180_000 }, () => {
       }
     });
 
-    test("during a login lock-out even the right key is refused, and the API is unaffected", async () => {
+    test("during a login lock-out even the right key is refused, on the form and the API alike", async () => {
+      // crate::guess_limit: one budget of 10 wrong keys per address and window, for every place a key is checked.
       const ip = "192.0.2.99";
       const statuses = [];
-      for (let i = 0; i < 8; i++) statuses.push((await login(`wrong-${i}-${"x".repeat(i * 100)}`, ip)).status);
-      assert.ok(statuses.includes(429), `no lock-out after 8 failures: ${statuses}`);
+      for (let i = 0; i < 12; i++) statuses.push((await login(`wrong-${i}-${"x".repeat(i * 100)}`, ip)).status);
+      assert.ok(statuses.includes(429), `no lock-out after 12 failures: ${statuses}`);
       const right = await login(AUTH_KEY, ip);
       assert.equal(right.status, 429, "the right key got through a lock-out");
       assert.equal(right.cookie, undefined);
+      const viaApi = await api("/admin/api/providers", { headers: { "cf-connecting-ip": ip } });
+      assert.equal(viaApi.status, 429, "the API shares the budget");
+      assert.equal((await api("/admin/api/providers", { headers: { "cf-connecting-ip": "192.0.2.101" } })).status, 200, "other addresses use the API");
       // Another address is not locked out by this one.
       assert.ok((await login(AUTH_KEY, "192.0.2.100")).cookie, "another address can sign in");
       // The failures stored nothing but the throttle row (no key, no address in the clear).

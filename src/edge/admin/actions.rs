@@ -10,14 +10,15 @@ use crate::admin::i18n::fill;
 use crate::admin::listing::ListQuery;
 use crate::admin::routes::Action;
 use crate::admin::session::{AdminKeys, NONCE_BYTES};
-use crate::admin::login_limit::Gate;
 use crate::admin::views::{self, list_url, Notice, CSRF_FIELD};
 use crate::admin::{display, wire};
 use crate::api_error::ApiError;
 use crate::recheck::Finding;
+use crate::edge::guess_limit;
+use crate::guess_limit::Gate;
 use crate::service_keys::ServiceKeys;
 use web_sys::{Request, Response};
-use worker::{D1Database, Result};
+use worker::{D1Database, Env, Result};
 
 fn same_origin(req: &Request) -> bool {
     wire::is_same_origin(&req.url(), http::header(req, "origin").as_deref(), http::header(req, "sec-fetch-site").as_deref())
@@ -30,21 +31,50 @@ fn body_error(error: BodyError, limit: usize) -> ApiError {
     }
 }
 
-/// `POST /login`: throttle gate, then the `auth_key` field; an unrestricted key gets a session cookie.
-pub async fn login(req: &Request, visit: &Visit, service_keys: &ServiceKeys, keys: &AdminKeys, db: &D1Database, now_s: u64) -> Result<Response> {
+fn length_required() -> ApiError {
+    ApiError {
+        status: 411,
+        kind: "invalid_request_error",
+        code: "length_required",
+        message: "send the sign-in form with a Content-Length header".to_string(),
+        retry_after_s: None,
+    }
+}
+
+/// `POST /login`. In this order, so nothing is read or judged that need not be:
+/// 1. the body's declared size: none (a chunked upload) → 411, over 8 KiB → 413, before a byte is read;
+/// 2. a same-origin browser context;
+/// 3. the guess limit: a client this isolate knows to be locked → 429; else the attempt is counted in D1 BEFORE
+///    its key is looked at, and an attempt over the budget → 429 unjudged (see `crate::guess_limit`);
+/// 4. the form (read with a running byte count) and its `auth_key`: wrong → 401 (the attempt stays counted);
+///    right → the attempt is given back; a restricted key → 403, an unrestricted one gets a session cookie.
+pub async fn login(req: &Request, visit: &Visit, env: &Env, service_keys: &ServiceKeys, keys: &AdminKeys, db: &D1Database, now_s: u64) -> Result<Response> {
     let t = visit.lang.text();
     let chrome = visit.chrome(None);
+    match http::declared_length(req) {
+        None => return visit.fail(&length_required(), None),
+        Some(length) if length > http::MAX_LOGIN_BYTES as u64 => return visit.fail(&ApiError::too_large(http::MAX_LOGIN_BYTES), None),
+        Some(_) => {}
+    }
     if !same_origin(req) {
         return visit.refused_form(None);
     }
-    let client = auth::client_tag(req, keys);
-    match auth::login_gate(db, &client, now_s).await {
-        Ok(Gate::Open) => {}
-        Ok(Gate::Closed { retry_after_s }) => {
-            let message = fill(t.login_throttled, &[("time", &display::duration(retry_after_s, t))]);
-            return http::page_retry_after(429, views::login_page(&chrome, Some(&message)), retry_after_s);
-        }
-        Err(error) => return visit.fail(&error, None),
+    let throttled = |retry_after_s: u64| {
+        let message = fill(t.login_throttled, &[("time", &display::duration(retry_after_s, t))]);
+        http::page_retry_after(429, views::login_page(&chrome, Some(&message)), retry_after_s)
+    };
+    let client = guess_limit::client_of(&req.headers());
+    if let Some(retry_after_s) = guess_limit::locked(client, now_s) {
+        return throttled(retry_after_s);
+    }
+    let tag = guess_limit::tag_of(env, client);
+    let counted = match guess_limit::count(db, &tag, now_s).await {
+        Ok(counted) => counted,
+        Err(error) => return visit.fail(&auth::storage(error), None),
+    };
+    if let Gate::Closed { retry_after_s } = guess_limit::judged(counted, now_s) {
+        guess_limit::learn_count(client, counted, now_s);
+        return throttled(retry_after_s);
     }
     let body = match http::read_text(req, http::MAX_LOGIN_BYTES).await {
         Ok(body) => body,
@@ -55,12 +85,13 @@ pub async fn login(req: &Request, visit: &Visit, service_keys: &ServiceKeys, key
     let grant = match service_keys.authenticate(presented, now_s) {
         Ok(grant) => grant,
         Err(_) => {
-            if let Err(error) = store::record_login_failure(db, &client, now_s).await {
-                return visit.fail(&auth::storage(error), None);
-            }
+            guess_limit::learn_count(client, counted, now_s);
             return visit.page(401, views::login_page(&chrome, Some(t.login_failed)));
         }
     };
+    if let Err(error) = guess_limit::give_back(db, &tag, counted).await {
+        return visit.fail(&auth::storage(error), None);
+    }
     if grant.permits_admin().is_err() {
         return visit.page(403, views::login_page(&chrome, Some(t.login_restricted)));
     }
@@ -68,9 +99,6 @@ pub async fn login(req: &Request, visit: &Visit, service_keys: &ServiceKeys, key
         return visit.fail(&ApiError::misconfigured("the runtime offers no crypto.getRandomValues"), None);
     };
     let (token, session) = keys.issue(nonce, now_s, grant.expires_at_s);
-    if let Err(error) = store::clear_login_failures(db, &client).await {
-        return visit.fail(&auth::storage(error), None);
-    }
     let mut cookies = visit.cookies.clone();
     cookies.push(wire::session_cookie(&token, session.expires_at_s.saturating_sub(now_s)));
     http::redirect("/", &cookies)

@@ -1,7 +1,7 @@
 //! The JSON admin API (`/admin/api/…`, documented in docs/admin-api.md): everything the page does, for scripts.
 //!
-//! Authenticated by `Authorization: Bearer <unrestricted service key>` before anything else is read; no cookies,
-//! so no CSRF token. Bodies are JSON (`content-type: application/json`), validated by `crate::admin::commands`
+//! Authenticated by an unrestricted service key (`Authorization: Bearer`, or `x-api-key`, `x-goog-api-key`,
+//! `api-key`) under the guess limit before anything else is read; no cookies, so no CSRF token. Bodies are JSON (`content-type: application/json`), validated by `crate::admin::commands`
 //! with unknown fields refused, and nothing is written unless the whole request is valid.
 
 use super::http::{self, BodyError};
@@ -45,7 +45,7 @@ async fn json_body(req: &Request) -> std::result::Result<String, ApiError> {
 async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std::result::Result<Value, ApiError> {
     let app = app::app(env)?;
     let now_s = clock::now_s();
-    auth::bearer(req, &app.service_keys, now_s)?;
+    auth::api_caller(req, &app, env, now_s).await?;
     let db = env.d1("DB").map_err(|_| ApiError::misconfigured("the D1 binding DB is missing from wrangler.jsonc"))?;
     match call {
         ApiCall::Providers => {

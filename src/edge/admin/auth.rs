@@ -1,12 +1,14 @@
-//! Who may use the admin site: the session cookie of the pages (with its D1 revocation list), the login throttle,
-//! and the `Authorization: Bearer` check of the JSON API. The policy is in `crate::admin::{session, throttle}`.
+//! Who may use the admin site: the session cookie of the pages (with its D1 revocation list), and the service key of
+//! the JSON API, checked under the guess limit (`edge::guess_limit`). The sign-in form's own use of the limit is in
+//! `super::actions::login`.
 
 use super::{http, store};
 use crate::admin::session::{AdminKeys, Session};
-use crate::admin::login_limit::{self, Gate};
 use crate::admin::wire;
 use crate::api_error::ApiError;
-use crate::service_keys::{Grant, ServiceKeys};
+use crate::edge::app::App;
+use crate::edge::guess_limit;
+use crate::service_keys::Grant;
 use web_sys::Request;
 use worker::{D1Database, Env};
 
@@ -28,25 +30,11 @@ pub async fn signed_in(req: &Request, keys: &AdminKeys, db: &D1Database, now_s: 
     Ok(Some(session))
 }
 
-/// The client tag of the login throttle (from `cf-connecting-ip`; every request without it shares one tag).
-pub fn client_tag(req: &Request, keys: &AdminKeys) -> String {
-    keys.client_tag(http::header(req, "cf-connecting-ip").as_deref().map(str::trim).unwrap_or("unknown"))
-}
-
-/// Whether this client may try to log in now.
-pub async fn login_gate(db: &D1Database, client: &str, now_s: u64) -> Result<Gate, ApiError> {
-    Ok(login_limit::gate(store::login_failures(db, client).await.map_err(storage)?, now_s))
-}
-
-/// The caller of the JSON API, who must present an unrestricted service key as a Bearer token.
-pub fn bearer<'a>(req: &Request, service_keys: &'a ServiceKeys, now_s: u64) -> Result<&'a Grant, ApiError> {
-    let presented = http::header(req, "authorization")
-        .and_then(|value| {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
-        })
-        .unwrap_or_default();
-    let grant = service_keys.authenticate(&presented, now_s).map_err(ApiError::denied)?;
+/// The caller of the JSON API, who must present an unrestricted service key in any of the usual key headers
+/// (`Authorization: Bearer`, `x-api-key`, `x-goog-api-key`, `api-key`). Wrong keys count against the client's
+/// guess budget; a right key from a client this isolate knows costs no D1 access.
+pub async fn api_caller<'a>(req: &Request, app: &'a App, env: &Env, now_s: u64) -> Result<&'a Grant, ApiError> {
+    let grant = guess_limit::checked_key(app, env, &req.headers(), None, now_s).await?;
     grant.permits_admin().map_err(ApiError::denied)?;
     Ok(grant)
 }

@@ -5,7 +5,7 @@ use crate::admin::assets;
 use crate::admin::routes::Asset;
 use crate::api_error::ApiError;
 use js_sys::futures::JsFuture;
-use js_sys::{Function, Reflect, Uint8Array};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use maud::Markup;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Headers, Request, Response, ResponseInit};
@@ -123,22 +123,62 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
 pub enum BodyError {
     /// Over the limit.
     TooLarge,
-    /// The stream failed or is not text.
+    /// The stream failed.
     Unreadable,
 }
 
-/// The body as text, refused when over `limit` bytes (by `Content-Length` before reading, and after).
+/// The `Content-Length` the client declared, if any (a malformed value counts as none).
+pub fn declared_length(req: &Request) -> Option<u64> {
+    header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+fn get(target: &JsValue, name: &str) -> std::result::Result<JsValue, BodyError> {
+    Reflect::get(target, &JsValue::from_str(name)).map_err(|_| BodyError::Unreadable)
+}
+
+fn call0(target: &JsValue, name: &str) -> std::result::Result<JsValue, BodyError> {
+    let method: Function = get(target, name)?.dyn_into().map_err(|_| BodyError::Unreadable)?;
+    method.call0(target).map_err(|_| BodyError::Unreadable)
+}
+
+/// The body's bytes, at most `limit` of them. A declared `Content-Length` over the limit is refused before
+/// anything is read; otherwise the stream is read chunk by chunk with a running count, and cancelled as soon as
+/// the count passes the limit, so a client that declares nothing (chunked) cannot make the Worker hold more than
+/// `limit` bytes plus one chunk.
+pub async fn read_bytes(req: &Request, limit: usize) -> std::result::Result<Vec<u8>, BodyError> {
+    if declared_length(req).is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let Some(stream) = req.body() else { return Ok(Vec::new()) };
+    let reader = call0(&stream, "getReader")?;
+    let mut body = Vec::new();
+    loop {
+        let promise: Promise = call0(&reader, "read")?.dyn_into().map_err(|_| BodyError::Unreadable)?;
+        let chunk = JsFuture::from(promise).await.map_err(|_| BodyError::Unreadable)?;
+        if get(&chunk, "done")?.as_bool().unwrap_or(true) {
+            return Ok(body);
+        }
+        let bytes: Uint8Array = get(&chunk, "value")?.dyn_into().map_err(|_| BodyError::Unreadable)?;
+        if body.len() + bytes.length() as usize > limit {
+            // Stop the upload: nothing more is read, and the runtime may drop the rest. The cancellation's promise
+            // is not awaited: the answer must not wait on the client's connection.
+            let _ = call0(&reader, "cancel");
+            return Err(BodyError::TooLarge);
+        }
+        let start = body.len();
+        body.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut body[start..]);
+    }
+}
+
+/// The body as text (invalid UTF-8 replaced, as the runtime's `text()` would), at most `limit` bytes (see
+/// [`read_bytes`]).
 pub async fn read_text(req: &Request, limit: usize) -> std::result::Result<String, BodyError> {
-    let declared = header(req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let promise = req.text().map_err(|_| BodyError::Unreadable)?;
-    let text = JsFuture::from(promise).await.map_err(|_| BodyError::Unreadable)?.as_string().ok_or(BodyError::Unreadable)?;
-    if text.len() > limit {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(text)
+    let bytes = read_bytes(req, limit).await?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    })
 }
 
 /// `N` bytes from `crypto.getRandomValues`, or `None` if the runtime offers no CSPRNG.

@@ -2,9 +2,11 @@
 //! CSRF, the throttle, views and validation are decided in `crate::admin`; this module reads requests, talks to D1
 //! and the key cache, and writes responses.
 //!
-//! Order inside a request: route → (assets: answer) → configuration → authenticate (session cookie, or Bearer for
-//! the JSON API) → for a form post, the CSRF token and origin → parse → act → invalidate the key cache → answer.
-//! The only body read before authentication is the login form itself.
+//! Order inside a request: route → (assets: answer) → configuration → authenticate (session cookie, or a service
+//! key under the guess limit for the JSON API) → for a form post, the CSRF token and origin → parse → act →
+//! invalidate the key cache → answer. The only body read before authentication is the sign-in form, and only once
+//! it declared a Content-Length within 8 KiB and its attempt was counted (`actions::login`); every body is read
+//! with a running byte count and cut off at its limit (`http::read_bytes`).
 
 mod actions;
 mod api;

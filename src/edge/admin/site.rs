@@ -45,7 +45,7 @@ pub async fn serve(req: &Request, env: &Env, route: AdminRoute<'_>, path: &str, 
     let Some(session) = session else {
         return match route {
             AdminRoute::LoginForm => visit.page(200, views::login_page(&visit.chrome(None), None)),
-            AdminRoute::Login => actions::login(req, &visit, &app.service_keys, &keys, &db, now_s).await,
+            AdminRoute::Login => actions::login(req, &visit, env, &app.service_keys, &keys, &db, now_s).await,
             AdminRoute::KeySecret(..) => http::plain(401, "sign in first", None),
             // Not signed in (or a made-up cookie): nothing is read or changed, the browser goes to the sign-in form.
             _ => http::redirect("/login", &visit.cookies),

@@ -9,7 +9,6 @@
 use crate::admin::commands::Target;
 use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
 use crate::admin::rows::{CheckState, Counts, KeyRecord, UsageFigures};
-use crate::admin::login_limit::{Failures, WINDOW_S};
 use crate::pool::{parse_model_coolings, Secret};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -311,44 +310,6 @@ pub async fn secret(db: &D1Database, provider: &str, id: &str) -> Result<Option<
         .first::<Row>(None)
         .await?;
     Ok(row.map(|r| r.key))
-}
-
-/// The stored failed logins of a client tag.
-pub async fn login_failures(db: &D1Database, client: &str) -> Result<Option<Failures>> {
-    #[derive(Deserialize)]
-    struct Row {
-        failures: f64,
-        window_start_s: f64,
-    }
-    let row = db
-        .prepare("SELECT failures, window_start_s FROM admin_login_failures WHERE client = ?1")
-        .bind(&[text(client)])?
-        .first::<Row>(None)
-        .await?;
-    Ok(row.map(|r| Failures { count: whole(Some(r.failures)) as u32, window_start_s: whole(Some(r.window_start_s)) }))
-}
-
-/// Counts a failed login atomically (a closed window starts a new one at 1) and drops rows of closed windows.
-pub async fn record_login_failure(db: &D1Database, client: &str, now_s: u64) -> Result<()> {
-    let count = db
-        .prepare(
-            "INSERT INTO admin_login_failures (client, failures, window_start_s) VALUES (?1, 1, ?2)
-             ON CONFLICT (client) DO UPDATE SET
-               failures = CASE WHEN admin_login_failures.window_start_s + ?3 <= ?2 THEN 1 ELSE admin_login_failures.failures + 1 END,
-               window_start_s = CASE WHEN admin_login_failures.window_start_s + ?3 <= ?2 THEN ?2 ELSE admin_login_failures.window_start_s END",
-        )
-        .bind(&[text(client), num(now_s), num(WINDOW_S)])?;
-    let sweep = db
-        .prepare("DELETE FROM admin_login_failures WHERE window_start_s + ?2 <= ?1 AND client <> ?3")
-        .bind(&[num(now_s), num(WINDOW_S), text(client)])?;
-    db.batch(vec![count, sweep]).await?;
-    Ok(())
-}
-
-/// Forgets a client's failures after a successful login.
-pub async fn clear_login_failures(db: &D1Database, client: &str) -> Result<()> {
-    db.prepare("DELETE FROM admin_login_failures WHERE client = ?1").bind(&[text(client)])?.run().await?;
-    Ok(())
 }
 
 /// Whether the session with this nonce was logged out.
