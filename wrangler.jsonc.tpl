@@ -21,7 +21,8 @@
     "CONSECUTIVE_429_THRESHOLD": "2",
     // Distinct pool keys tried for one request.
     "MAX_ATTEMPTS": "10",
-    // How long an isolate trusts its copy of a provider's keys before re-reading D1.
+    // How often (seconds) an isolate asks D1 which keys changed (a poll every half of it, reading only changed
+    // rows): a cooldown learned by one isolate reaches the others within this. 0 re-reads the pool on every request.
     "KEY_CACHE_TTL_SECONDS": "10",
     // Seconds between two writes of an isolate's per-key usage figures (requests, 429s, errors) to D1, 0 to 86400.
     // Each write costs one D1 row per key used since the last one; raise it if the free plan's 100,000 rows
@@ -40,6 +41,8 @@
   ],
   // The scheduled re-check of blocked and exhausted keys (a few keys per run; each key backs off 1 h, 2 h, 4 h … a day).
   "triggers": { "crons": ["*/15 * * * *"] },
-  "observability": { "enabled": true },
+  // Workers Logs keeps what the Worker logs (it never logs a key), but not the invocation log of each request: that
+  // records the request URL with its query, and Gemini clients may put the service key in `?key=`.
+  "observability": { "enabled": true, "logs": { "invocation_logs": false } },
   "dev": { "ip": "127.0.0.1", "port": 8787, "local_protocol": "http" }
 }

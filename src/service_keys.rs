@@ -56,6 +56,9 @@ pub struct ProviderGrant {
 /// A service key's rights, once it has been recognised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The definition's 1-based position in `AUTH_KEY`: names the service key without revealing it (AI Gateway cache
+    /// keys are scoped by it, see [`crate::upstream::scoped_cache_key`]).
+    pub position: usize,
     /// Unix seconds after which the key no longer works.
     pub expires_at_s: Option<u64>,
     /// What it may reach.
@@ -313,7 +316,7 @@ fn parse_definition(text: &str, position: usize) -> Result<Definition, GrammarEr
         None => Scope::Unrestricted,
         Some(scope_text) => Scope::Restricted(parse_scope(scope_text).ok_or(malformed("a provider name is empty"))?),
     };
-    Ok(Definition { digest: digest(key), grant: Grant { expires_at_s, scope } })
+    Ok(Definition { digest: digest(key), grant: Grant { position, expires_at_s, scope } })
 }
 
 fn parse_scope(text: &str) -> Option<Vec<ProviderGrant>> {

@@ -160,9 +160,17 @@ pub fn is_allowed_response_header(name: &str) -> bool {
         || ALLOWED_RESPONSE_HEADER_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
 }
 
-/// Response headers that never reach the client. Superseded by [`ALLOWED_RESPONSE_HEADERS`]: kept only until the
-/// pass-through (`edge::hot_path`, `edge::respond`) applies the allow-list, then to be removed.
-pub const STRIPPED_RESPONSE_HEADERS: &[&str] = &["set-cookie"];
+/// AI Gateway's cache is scoped to one service key: a client opts in by naming a cache key (`cf-aig-cache-key`, with
+/// `cf-aig-cache-ttl` if it likes), and the Worker sends the gateway `ob{position}-{hash}` instead — the client's key
+/// hashed together with the position of its service key's definition, so no two service keys ever share a cached
+/// answer. A request that names no cache key is sent with `cf-aig-skip-cache: true` (and its `cf-aig-cache-ttl`
+/// dropped), so a cache the operator turned on for the whole gateway cannot mix callers either.
+pub fn scoped_cache_key(position: usize, client_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(position.to_le_bytes()).chain_update(client_key.as_bytes()).finalize();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("ob{position}-{hex}")
+}
 
 /// One line of the `x-one-balance-attempts` response header: which keys were tried and what each answer meant.
 pub fn attempts_header(attempts: &[(String, &'static str)]) -> String {
@@ -228,6 +236,15 @@ mod tests {
             assert!(!FORWARDED_REQUEST_HEADERS.contains(&secret), "{secret}");
         }
         assert!(FORWARDED_REQUEST_HEADERS.windows(2).all(|w| w[0] < w[1]), "sorted, lower-case");
+    }
+
+    #[test]
+    fn gateway_cache_keys_are_scoped_to_one_service_key() {
+        let a = scoped_cache_key(1, "conversation-42");
+        assert_eq!(a, scoped_cache_key(1, "conversation-42"), "stable");
+        assert_ne!(a, scoped_cache_key(2, "conversation-42"), "another service key, another cache entry");
+        assert_ne!(a, scoped_cache_key(1, "conversation-43"));
+        assert!(a.starts_with("ob1-") && a.len() == 4 + 32 && !a.contains("conversation"), "{a}");
     }
 
     #[test]

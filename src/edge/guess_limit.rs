@@ -12,6 +12,7 @@
 //! its columns are exactly what the limit needs: a client tag, a count, a window start).
 
 use super::app::App;
+use super::web_headers::WebHeaders;
 use crate::api_error::ApiError;
 use crate::credentials::{self, Conflict};
 use crate::guess_limit::{self, Client, Counted, Decision, Failures, Gate, GuessCache, TagKey, CLIENT_HEADER, WINDOW_S};
@@ -27,15 +28,6 @@ use worker::{console_error, D1Database, Env};
 thread_local! {
     static CACHE: RefCell<GuessCache> = RefCell::new(GuessCache::default());
     static TAG_KEY: RefCell<Option<Rc<TagKey>>> = const { RefCell::new(None) };
-}
-
-/// A web `Headers` as a [`HeaderLookup`].
-pub struct WebHeaders<'a>(pub &'a Headers);
-
-impl HeaderLookup for WebHeaders<'_> {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0.get(name).ok().flatten()
-    }
 }
 
 /// The client of a request with these headers.

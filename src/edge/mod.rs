@@ -5,7 +5,7 @@
 //! operator's pages and JSON API) and [`cron`] (the scheduled re-check). The admin and re-check wings use the proxy
 //! only through what it exports. Below them: [`app`] (configuration and service keys, parsed once per isolate),
 //! [`guess_limit`] (the limit on guessing service keys, shared by the proxy and the admin site), [`clock`] (the only
-//! clock reader) and [`d1`] (binding values to D1 statements).
+//! clock reader), [`d1`] (binding values to D1 statements) and [`web_headers`] (a `Headers` read by name).
 
 mod admin;
 mod app;
@@ -15,3 +15,4 @@ mod d1;
 mod entry;
 mod guess_limit;
 mod proxy;
+mod web_headers;

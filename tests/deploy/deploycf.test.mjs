@@ -117,9 +117,10 @@ describe("deploycf", { concurrency: 4 }, () => {
   test("an edited wrangler.jsonc is kept byte for byte when its fields are already filled", async (t) => {
     const edited = filled()
       .replace('"MAX_ATTEMPTS": "10"', '"MAX_ATTEMPTS": "7" /* tuned */')
-      .replace('"KEY_CACHE_TTL_SECONDS": "60",', '"KEY_CACHE_TTL_SECONDS": "30",\n    // my own note\n    "EXTRA": "x",')
-      .replace('"observability": { "enabled": true },', '"observability": { "enabled": false, },')
+      .replace('"KEY_CACHE_TTL_SECONDS": "10",', '"KEY_CACHE_TTL_SECONDS": "30",\n    // my own note\n    "EXTRA": "x",')
+      .replace('"observability": { "enabled": true, "logs": { "invocation_logs": false } },', '"observability": { "enabled": false, },')
       .replace(/\n/g, "\r\n");
+    assert.ok(edited.includes('"EXTRA": "x"') && edited.includes('"enabled": false, }'), "the edits took");
     const box = open(t, { state: EXISTING, config: edited });
     const result = await box.deploy();
     assert.equal(result.code, 0, result.stderr);

@@ -168,7 +168,6 @@ describe("native proxy with raw HTTP", { timeout: 60_000 }, () => {
       [FLASH_PATH, {}],
       ["/api/openai/chat/completions", { authorization: "Bearer not-the-service-key" }],
       ["/api/openai/chat/completions", { authorization: AUTH_KEY }], // no "Bearer"
-      ["/api/openai/chat/completions", { "x-goog-api-key": AUTH_KEY }], // OpenAI reads only Authorization
       ["/api/anthropic/v1/messages", { authorization: `Bearer ${AUTH_KEY}x` }],
       [`/api/openai/chat/completions?key=${AUTH_KEY}`, {}], // ?key= is Gemini's convention only
     ];
@@ -183,6 +182,35 @@ describe("native proxy with raw HTTP", { timeout: 60_000 }, () => {
       assert.ok(!error.message.includes("not-the-service-key"), "the presented key is not echoed");
     }
     assert.equal(mock.requests.length, 0);
+  });
+
+  test("the service key is taken from any usual header on every route; ?key= only on Gemini's native paths", async () => {
+    mock.on(() => true, (req) => (req.path.includes("google-ai-studio") ? gemini.success() : openai.chatCompletion()));
+    const routes = [
+      [FLASH_PATH, { contents: [{ parts: [{ text: "hi" }] }] }],
+      ["/api/openai/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }],
+    ];
+    for (const [path, body] of routes) {
+      for (const headers of [{ authorization: `Bearer ${AUTH_KEY}` }, { "x-api-key": AUTH_KEY }, { "x-goog-api-key": AUTH_KEY }, { "api-key": AUTH_KEY }]) {
+        const before = mock.requests.length;
+        const res = await timedFetch(`${worker.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        });
+        assert.equal(res.status, 200, `${path} with ${Object.keys(headers)[0]}: ${await res.clone().text()}`);
+        await res.arrayBuffer();
+        const sent = mock.requests[before];
+        for (const value of Object.values(sent.headers)) assert.ok(!String(value).includes(AUTH_KEY), "the service key never travels upstream");
+      }
+    }
+    const twoKeys = await timedFetch(`${worker.url}${FLASH_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-goog-api-key": AUTH_KEY, authorization: "Bearer another-key-entirely-0123456789" },
+      body: JSON.stringify(routes[0][1]),
+    });
+    assert.equal((await ownError(twoKeys, 400)).code, "conflicting_credentials");
+    mock.reset();
   });
 
   test("a POST that names no model gets 400 saying why; a models listing without a model goes through", async () => {

@@ -1,11 +1,13 @@
-//! Reading the client's request: URL parts, the presented service key, allow-listed headers, and the body.
+//! Reading the client's request: URL parts, allow-listed headers, and the body. (The presented service key is
+//! `crate::credentials`' business, checked under the guess limit by `edge::guess_limit`.)
 //!
 //! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`], with a running byte
 //! count whether or not the client declared a length.
 
 use super::relay::{self, ReadProblem};
 use crate::api_error::ApiError;
-use crate::providers::KeyPlacement;
+use crate::service_keys::Grant;
+use crate::upstream::scoped_cache_key;
 use js_sys::Uint8Array;
 use web_sys::{Headers, Request};
 
@@ -20,53 +22,35 @@ pub fn split_url(url: &str) -> (&str, &str) {
     without_fragment.split_once('?').unwrap_or((without_fragment, ""))
 }
 
-/// The value of `authorization: Bearer <x>` or of a key header.
-fn presented_in(headers: &Headers, placement: KeyPlacement) -> Option<String> {
-    let value = headers.get(placement.header_name()).ok().flatten()?;
-    let value = value.trim();
-    let key = match placement {
-        KeyPlacement::Bearer => {
-            let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())?
-        }
-        KeyPlacement::Header(_) => value,
-    };
-    (!key.is_empty()).then(|| key.to_string())
-}
-
-/// The service key the caller presented in any of `placements` (or `?key=`). Several different keys are refused.
-pub fn presented_key(
-    headers: &Headers,
-    placements: impl Iterator<Item = KeyPlacement>,
-    query_key: Option<String>,
-) -> Result<String, ApiError> {
-    let mut found: Option<String> = None;
-    for candidate in placements.filter_map(|p| presented_in(headers, p)).chain(query_key.filter(|k| !k.is_empty())) {
-        match &found {
-            Some(existing) if *existing != candidate => {
-                return Err(ApiError::bad_request("conflicting_credentials", "send the service key once: two different keys were presented"));
-            }
-            _ => found = Some(candidate),
-        }
-    }
-    Ok(found.unwrap_or_default())
-}
-
 /// Longest value of a forwarded header. Upstreams refuse far shorter header blocks (8–16 KiB is usual); an
 /// oversized one would fail on every key, spending the pool's attempts on the client's mistake.
 pub const MAX_FORWARDED_HEADER_BYTES: usize = 8 * 1024;
 
-/// A copy of the client's headers that may travel upstream. A forwarded header over
-/// [`MAX_FORWARDED_HEADER_BYTES`] is refused with 431 before any key is used.
-pub fn forwarded_headers(headers: &Headers) -> Result<Headers, ApiError> {
-    relay::forwarded_headers(headers, MAX_FORWARDED_HEADER_BYTES).map_err(|name| ApiError {
+/// A copy of the client's headers that may travel upstream: through AI Gateway with its cache scoped to the caller's
+/// service key (see [`crate::upstream::scoped_cache_key`]), straight to a provider without any `cf-aig-*` header. A
+/// forwarded header over [`MAX_FORWARDED_HEADER_BYTES`] is refused with 431 before any key is used.
+pub fn forwarded_headers(headers: &Headers, grant: &Grant, through_gateway: bool) -> Result<Headers, ApiError> {
+    let forwarded = relay::forwarded_headers(headers, MAX_FORWARDED_HEADER_BYTES).map_err(|name| ApiError {
         status: 431,
         kind: "invalid_request_error",
         code: "header_too_large",
         message: format!("the {name} header is longer than {MAX_FORWARDED_HEADER_BYTES} bytes"),
         retry_after_s: None,
-    })
+    })?;
+    let scoped = match forwarded.get(CACHE_KEY).ok().flatten() {
+        _ if !through_gateway => GATEWAY_HEADERS.iter().try_for_each(|name| forwarded.delete(name)),
+        Some(key) => forwarded.set(CACHE_KEY, &scoped_cache_key(grant.position, &key)),
+        None => forwarded.delete("cf-aig-cache-ttl").and_then(|()| forwarded.set("cf-aig-skip-cache", "true")),
+    };
+    scoped.map_err(|_| ApiError::misconfigured("the Worker could not build the upstream headers"))?;
+    Ok(forwarded)
 }
+
+/// AI Gateway's cache key header.
+const CACHE_KEY: &str = "cf-aig-cache-key";
+
+/// The client headers meant for AI Gateway alone.
+const GATEWAY_HEADERS: &[&str] = &["cf-aig-cache-key", "cf-aig-cache-ttl", "cf-aig-skip-cache"];
 
 /// How long the client's body may take to arrive (a 20 MB inline file on a slow line).
 pub const CLIENT_BODY_TIMEOUT_MS: u64 = 300_000;

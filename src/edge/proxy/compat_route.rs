@@ -11,7 +11,8 @@ use crate::attempt::Destination;
 use crate::compat::{self, Operation};
 use crate::edge::app::App;
 use crate::edge::clock;
-use crate::providers::{self, KeyPlacement, Provider, Unpoolable};
+use crate::edge::guess_limit;
+use crate::providers::{self, Provider, Unpoolable};
 use crate::request_model::{check_model, split_compat_model, CompatModelError};
 use crate::service_keys::Grant;
 use crate::upstream::{self, Base};
@@ -32,9 +33,9 @@ struct ModelField<'a> {
     model: Option<Cow<'a, str>>,
 }
 
-fn authenticate<'a>(app: &'a App, req: &Request) -> Result<&'a Grant, ApiError> {
-    let presented = client::presented_key(&req.headers(), [KeyPlacement::Bearer].into_iter(), None)?;
-    app.service_keys.authenticate(&presented, clock::now_s()).map_err(ApiError::denied)
+/// The caller's grant: the service key from any usual header, under the guess limit.
+async fn authenticate<'a>(app: &'a App, req: &Request, env: &Env) -> Result<&'a Grant, ApiError> {
+    guess_limit::checked_key(app, env, &req.headers(), None, clock::now_s()).await
 }
 
 fn known_provider(slug: &str) -> Result<&'static Provider, ApiError> {
@@ -49,7 +50,7 @@ fn known_provider(slug: &str) -> Result<&'static Provider, ApiError> {
 
 /// `POST /api/compat/chat/completions` and `POST /api/compat/embeddings`.
 pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env, ctx: Rc<Context>) -> Result<Response, ApiError> {
-    let grant = authenticate(&app, req)?;
+    let grant = authenticate(&app, req, env).await?;
     let Some((_, bytes)) = client::read_body(req).await? else {
         return Err(ApiError::bad_request("missing_body", "send a JSON body"));
     };
@@ -64,6 +65,7 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
     let provider = known_provider(slug)?;
     check_model(model).map_err(|problem| ApiError::bad_request("invalid_model", problem))?;
     grant.permits(provider.slug, Some(model)).map_err(ApiError::denied)?;
+    grant.permits_compat(provider, model, &bytes).map_err(ApiError::denied)?;
 
     let target = compat::target(provider, operation, model).map_err(|_| {
         ApiError::bad_request("unsupported_operation", format!("{} has no OpenAI-style embeddings endpoint", provider.slug))
@@ -85,7 +87,7 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
             query: String::new(),
         },
         method: "POST".to_string(),
-        headers: client::forwarded_headers(&req.headers())?,
+        headers: client::forwarded_headers(&req.headers(), grant, matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Gateway(_))))?,
         body: Body::Buffered(Uint8Array::from(body.as_slice())),
         model: Some(model.to_string()),
         admission: None,
@@ -106,7 +108,7 @@ thread_local! {
 
 /// `GET /api/compat/models`: the `provider/model` ids the caller may use, over providers with active keys.
 pub async fn models(app: &Rc<App>, req: &Request, env: &Env, ctx: &Rc<Context>) -> Result<Response, ApiError> {
-    let grant = authenticate(app, req)?;
+    let grant = authenticate(app, req, env).await?;
     let db = env.d1("DB").map_err(|e| ApiError::misconfigured(format!("the D1 binding DB is missing: {e}")))?;
     let now_ms = clock::now_ms();
     let slugs = active_providers(&db, now_ms, u64::from(app.config.key_cache_ttl_s) * 1_000).await?;

@@ -21,7 +21,7 @@ use crate::hints;
 use crate::redact;
 use std::borrow::Cow;
 use crate::upstream;
-use super::relay::WebHeaders;
+use crate::edge::web_headers::WebHeaders;
 use crate::verdict::{self, HeaderLookup, MAX_ERROR_BODY_BYTES};
 use js_sys::futures::JsFuture;
 use js_sys::{Object, Promise, Reflect, Uint8Array};

@@ -4,7 +4,8 @@
 
 use super::isolate::with_rng;
 use super::outbound::{put_key, GatewayTags};
-use super::relay::{self, SendOutcome, WebHeaders};
+use super::relay::{self, SendOutcome};
+use crate::edge::web_headers::WebHeaders;
 use crate::attempt::Destination;
 use crate::edge::app::App;
 use crate::edge::clock;

@@ -122,22 +122,25 @@ export async function readBounded(stream, maxBytes, timeoutMs) {
 }
 
 /**
- * An upstream answer passed on: same status, the body streamed through untouched, minus the headers in `strip`,
- * plus the `fixed` pairs ([name, value, name, value, …]) and one more `name: value`.
+ * An upstream answer passed on: same status, the body streamed through untouched, only the headers in `allowed` or
+ * starting with one of `prefixes` (lower-case; src/upstream.rs decides them), plus the `fixed` pairs
+ * ([name, value, name, value, …]) and one more `name: value`.
  * @param {Response} upstream
- * @param {string[]} strip
+ * @param {string[]} allowed
+ * @param {string[]} prefixes
  * @param {string[]} fixed
  * @param {string} name
  * @param {string} value
  * @returns {Response}
  */
-export function passThrough(upstream, strip, fixed, name, value) {
-  const response = new Response(upstream.body, upstream);
-  const headers = response.headers;
-  for (const stripped of strip) headers.delete(stripped);
+export function passThrough(upstream, allowed, prefixes, fixed, name, value) {
+  const headers = new Headers();
+  for (const [header, headerValue] of upstream.headers) {
+    if (allowed.includes(header) || prefixes.some((prefix) => header.startsWith(prefix))) headers.append(header, headerValue);
+  }
   for (let i = 0; i + 1 < fixed.length; i += 2) headers.set(fixed[i], fixed[i + 1]);
   headers.set(name, value);
-  return response;
+  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
 }
 
 /**

@@ -6,8 +6,7 @@
 //! The results JavaScript hands back are named types ([`Sent`], [`Read`]) declared on both sides: here as
 //! `extern` types with getters, in `relay.js` as JSDoc typedefs that `tsc --checkJs` checks in `npm test`.
 
-use crate::upstream::{FORWARDED_REQUEST_HEADERS, STRIPPED_RESPONSE_HEADERS};
-use crate::verdict::HeaderLookup;
+use crate::upstream::{ALLOWED_RESPONSE_HEADERS, ALLOWED_RESPONSE_HEADER_PREFIXES, FORWARDED_REQUEST_HEADERS};
 use js_sys::futures::JsFuture;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -25,7 +24,7 @@ extern "C" {
     fn read_bounded_js(stream: Option<ReadableStream>, max_bytes: f64, timeout_ms: f64) -> Promise;
 
     #[wasm_bindgen(js_name = passThrough)]
-    fn pass_through(upstream: &Response, strip: &Array, fixed: &Array, name: &str, value: &str) -> Response;
+    fn pass_through(upstream: &Response, allowed: &Array, prefixes: &Array, fixed: &Array, name: &str, value: &str) -> Response;
 
     /// What `send` resolves to (the `Sent` typedef of `relay.js`).
     pub type Sent;
@@ -42,22 +41,14 @@ extern "C" {
     fn problem(this: &Read) -> Option<String>;
 }
 
-/// A JS `Headers` object read by name, for the classifier.
-pub struct WebHeaders<'a>(pub &'a Headers);
-
-impl HeaderLookup for WebHeaders<'_> {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0.get(name).ok().flatten()
-    }
-}
-
 fn strings(items: &[&str]) -> Array {
     items.iter().map(|item| JsValue::from_str(item)).collect()
 }
 
 thread_local! {
     static FORWARDED: Array = strings(FORWARDED_REQUEST_HEADERS);
-    static STRIPPED: Array = strings(STRIPPED_RESPONSE_HEADERS);
+    static ALLOWED: Array = strings(ALLOWED_RESPONSE_HEADERS);
+    static ALLOWED_PREFIXES: Array = strings(ALLOWED_RESPONSE_HEADER_PREFIXES);
 }
 
 /// A copy of the client's headers holding only [`FORWARDED_REQUEST_HEADERS`]; `Err(name)` when the value of one of
@@ -70,10 +61,10 @@ pub fn forwarded_headers(source: &Headers, max_bytes: usize) -> Result<Headers, 
     }
 }
 
-/// The upstream's answer with its body streaming through, minus [`STRIPPED_RESPONSE_HEADERS`], plus the `fixed`
-/// header pairs and `name: value`.
+/// The upstream's answer with its body streaming through, with only the allowed response headers
+/// ([`crate::upstream::is_allowed_response_header`]), plus the `fixed` header pairs and `name: value`.
 pub fn stream_through(upstream: &Response, fixed: &Array, name: &str, value: &str) -> Response {
-    STRIPPED.with(|strip| pass_through(upstream, strip, fixed, name, value))
+    ALLOWED.with(|allowed| ALLOWED_PREFIXES.with(|prefixes| pass_through(upstream, allowed, prefixes, fixed, name, value)))
 }
 
 /// How one upstream request went.

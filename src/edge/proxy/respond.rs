@@ -80,20 +80,24 @@ pub fn api_error(error: &ApiError, attempts: Option<&str>) -> Result<Response> {
     Ok(Response::new_with_opt_str_and_init(Some(&error.body()), &init(error.status, &headers))?)
 }
 
-/// An upstream success passed on: same status and headers, the body streamed through untouched (it never enters
-/// wasm), `set-cookie` removed, the CORS headers and the attempts header added — in one call into JS.
+/// An upstream success passed on: same status, the allowed headers, the body streamed through untouched (it never
+/// enters wasm), the CORS headers and the attempts header added — in one call into JS.
 pub fn stream_through(upstream: &Response, attempts: &str) -> Result<Response> {
     Ok(CORS_PAIRS.with(|cors| relay::stream_through(upstream, cors, ATTEMPTS_HEADER, attempts)))
 }
 
-/// An upstream answer whose body was already read: same status and headers (minus `set-cookie` and the stale
-/// length), the same bytes, the attempts header, and `Retry-After` when given.
+/// An upstream answer whose body was already read: same status, only the allowed headers
+/// ([`crate::upstream::is_allowed_response_header`]), the same bytes (or their redacted copy), the attempts header,
+/// and `Retry-After` when given.
 pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attempts: &str, retry_after_s: Option<u64>) -> Result<Response> {
-    let headers = Headers::new_with_headers(upstream_headers)?;
-    for name in crate::upstream::STRIPPED_RESPONSE_HEADERS {
-        headers.delete(name)?;
+    let headers = Headers::new()?;
+    for pair in js_sys::try_iter(upstream_headers)?.into_iter().flatten() {
+        let pair: js_sys::Array = pair?.into();
+        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else { continue };
+        if crate::upstream::is_allowed_response_header(&name) {
+            headers.append(&name, &value)?;
+        }
     }
-    headers.delete("content-length")?;
     headers.set(ATTEMPTS_HEADER, attempts)?;
     if let Some(seconds) = retry_after_s {
         headers.set("retry-after", &seconds.to_string())?;
