@@ -22,6 +22,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// How often, in seconds, an isolate reads D1's change feed (a poll every half of it); 0 reloads on every request.
     pub key_cache_ttl_s: u32,
+    /// Most keys of one provider an isolate holds (`KEY_WINDOW_SIZE`); a larger pool is held as a window of them.
+    pub key_window: u32,
     /// Milliseconds an upstream may take to send response headers.
     pub upstream_timeout_ms: u32,
     /// Providers sent straight to their own base URL instead of AI Gateway (`DIRECT_PROVIDERS`).
@@ -111,6 +113,7 @@ impl Config {
             consecutive_429_threshold: number(text("CONSECUTIVE_429_THRESHOLD"), "CONSECUTIVE_429_THRESHOLD", 2, 1..=100)?,
             max_attempts: number(text("MAX_ATTEMPTS"), "MAX_ATTEMPTS", 10, 1..=40)?,
             key_cache_ttl_s: number(text("KEY_CACHE_TTL_SECONDS"), "KEY_CACHE_TTL_SECONDS", 10, 0..=3600)?,
+            key_window: number(text("KEY_WINDOW_SIZE"), "KEY_WINDOW_SIZE", crate::pool::WINDOW_KEYS as u32, 16..=20_000)?,
             upstream_timeout_ms: number(text("UPSTREAM_TIMEOUT_MS"), "UPSTREAM_TIMEOUT_MS", 60_000, 100..=600_000)?,
             usage_flush_s: number(text("USAGE_FLUSH_SECONDS"), "USAGE_FLUSH_SECONDS", 300, 0..=86_400)?,
         })
@@ -186,6 +189,7 @@ mod tests {
         assert_eq!(cfg.consecutive_429_threshold, 2);
         assert_eq!(cfg.max_attempts, 10);
         assert_eq!(cfg.key_cache_ttl_s, 10);
+        assert_eq!(cfg.key_window, 1_024);
         assert_eq!(cfg.upstream_timeout_ms, 60_000);
     }
 

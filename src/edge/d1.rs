@@ -1,5 +1,6 @@
 //! Binding values to D1 statements, the same way in every wing: numbers as JS numbers (exact to 2^53; D1's own
-//! integer binding is 32-bit, too small for unix milliseconds) and text as JS strings.
+//! integer binding is 32-bit, too small for unix milliseconds) and text as JS strings; and D1's own clock, which
+//! every write to a key row stamps `updated_at` with (the change feed, `crate::pool::read_feed`, relies on it).
 
 use wasm_bindgen::JsValue;
 
@@ -12,3 +13,6 @@ pub fn num(value: u64) -> JsValue {
 pub fn text(value: &str) -> JsValue {
     JsValue::from_str(value)
 }
+
+/// D1's clock in unix seconds, as SQL: every write to a key row sets `updated_at` to it.
+pub const DB_NOW: &str = "CAST(strftime('%s', 'now') AS INTEGER)";

@@ -128,6 +128,11 @@ impl KeyPool {
         self.complete
     }
 
+    /// Where the window that follows this one starts: after the last id it read (`None` for an empty pool).
+    pub fn next_window(&self) -> Option<super::WindowStart> {
+        self.keys.last().map(|key| super::WindowStart::After(key.id.clone()))
+    }
+
     /// Number of keys loaded (blocked-since-load included).
     pub fn len(&self) -> usize {
         self.keys.len()

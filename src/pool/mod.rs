@@ -13,4 +13,4 @@ mod window;
 pub use feed::{read_feed, FeedReading, FeedRow, Poll, Reload, Removal, REMOVALS_KEPT_S, ROWS_PER_POLL};
 pub use keys::{parse_model_coolings, ActiveRow, ChangedKey, KeyPool, PoolKey, Secret};
 pub use select::{pick, Pick, RANDOM_PROBES};
-pub use window::{pivot, WINDOW_KEYS};
+pub use window::{random_start, WindowStart, WINDOW_KEYS};

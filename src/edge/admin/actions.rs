@@ -170,8 +170,8 @@ async fn run(s: &SignedIn<'_>, provider: &str, action: Action, pairs: &[(String,
             let ids = selected.ids(&wire::all(pairs, "id"))?;
             match selected {
                 Selected::Delete => Ok(Done::Notice(Notice::Deleted(ops::delete(db, provider, &Target::Ids(ids)).await?))),
-                Selected::Unblock => Ok(Done::Notice(Notice::Unblocked(ops::unblock(db, provider, &ids, now_s).await?))),
-                Selected::Reset => Ok(Done::Notice(Notice::Reset(ops::reset_cooldowns(db, provider, &ids, now_s).await?))),
+                Selected::Unblock => Ok(Done::Notice(Notice::Unblocked(ops::unblock(db, provider, &ids).await?))),
+                Selected::Reset => Ok(Done::Notice(Notice::Reset(ops::reset_cooldowns(db, provider, &ids).await?))),
                 Selected::Check => {
                     let findings = ops::check(s.app, s.env, db, provider, &ids).await?;
                     let passed = findings.iter().filter(|(_, finding)| *finding == Finding::Restore).count() as u64;
@@ -183,7 +183,7 @@ async fn run(s: &SignedIn<'_>, provider: &str, action: Action, pairs: &[(String,
             let ids = commands::check_ids(&wire::all(pairs, "id"))?;
             let [id] = ids.as_slice() else { return Err(ApiError::bad_request("invalid_id", "edit one key's remark at a time")) };
             let remark = commands::check_remark(wire::first(pairs, "remark"))?;
-            match ops::set_remark(db, id, Some(provider), remark.as_deref(), now_s).await? {
+            match ops::set_remark(db, id, Some(provider), remark.as_deref()).await? {
                 Some(_) => Ok(Done::Notice(Notice::RemarkSaved)),
                 None => Err(ApiError::not_found("unknown_key", "no such key for this provider")),
             }

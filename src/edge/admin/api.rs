@@ -73,11 +73,11 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
         }
         ApiCall::Unblock => {
             let (provider, ids) = commands::parse_json::<IdsBody>(&json_body(req).await?)?.into_command()?;
-            Ok(json!({ "unblocked": ops::unblock(&db, &provider, &ids, now_s).await? }))
+            Ok(json!({ "unblocked": ops::unblock(&db, &provider, &ids).await? }))
         }
         ApiCall::ResetCooldowns => {
             let (provider, ids) = commands::parse_json::<IdsBody>(&json_body(req).await?)?.into_command()?;
-            Ok(json!({ "reset": ops::reset_cooldowns(&db, &provider, &ids, now_s).await? }))
+            Ok(json!({ "reset": ops::reset_cooldowns(&db, &provider, &ids).await? }))
         }
         ApiCall::Check => {
             let (provider, ids) = commands::parse_json::<IdsBody>(&json_body(req).await?)?.into_check()?;
@@ -94,7 +94,7 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
         }
         ApiCall::UpdateKey(id) => {
             let remark = commands::parse_json::<RemarkBody>(&json_body(req).await?)?.into_command()?;
-            let provider = ops::set_remark(&db, id, None, remark.as_deref(), now_s).await?.ok_or_else(unknown_key)?;
+            let provider = ops::set_remark(&db, id, None, remark.as_deref()).await?.ok_or_else(unknown_key)?;
             Ok(json!({ "id": id, "provider": provider, "remark": remark }))
         }
     }

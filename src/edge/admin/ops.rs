@@ -32,15 +32,15 @@ pub async fn delete(db: &D1Database, provider: &str, target: &Target) -> Result<
 }
 
 /// Unblocks keys; returns how many were blocked.
-pub async fn unblock(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64, ApiError> {
-    let changed = store::unblock(db, provider, ids, now_s).await.map_err(storage)?;
+pub async fn unblock(db: &D1Database, provider: &str, ids: &[String]) -> Result<u64, ApiError> {
+    let changed = store::unblock(db, provider, ids).await.map_err(storage)?;
     proxy::invalidate_pool(provider);
     Ok(changed)
 }
 
 /// Ends the keys' cooldowns; returns how many keys were touched.
-pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64, ApiError> {
-    let changed = store::reset_cooldowns(db, provider, ids, now_s).await.map_err(storage)?;
+pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String]) -> Result<u64, ApiError> {
+    let changed = store::reset_cooldowns(db, provider, ids).await.map_err(storage)?;
     proxy::invalidate_pool(provider);
     Ok(changed)
 }
@@ -59,8 +59,8 @@ pub async fn check(app: &App, env: &Env, db: &D1Database, provider: &str, ids: &
 }
 
 /// Sets a remark; returns the key's provider, or `None` when there is no such key.
-pub async fn set_remark(db: &D1Database, id: &str, provider: Option<&str>, remark: Option<&str>, now_s: u64) -> Result<Option<String>, ApiError> {
-    let found = store::set_remark(db, id, provider, remark, now_s).await.map_err(storage)?;
+pub async fn set_remark(db: &D1Database, id: &str, provider: Option<&str>, remark: Option<&str>) -> Result<Option<String>, ApiError> {
+    let found = store::set_remark(db, id, provider, remark).await.map_err(storage)?;
     if let Some(provider) = &found {
         proxy::invalidate_pool(provider);
     }

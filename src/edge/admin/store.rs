@@ -11,6 +11,7 @@ use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
 use crate::admin::rows::{CheckState, Counts, KeyRecord, UsageFigures};
 use crate::pool::{parse_model_coolings, Secret};
 use serde::Deserialize;
+use crate::edge::d1::DB_NOW;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
 
@@ -219,7 +220,7 @@ const UUID_SQL: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) ||
 pub async fn insert_keys(db: &D1Database, provider: &str, keys: &[String], remark: Option<&str>, now_s: u64) -> Result<u64> {
     let sql = format!(
         "INSERT INTO keys (id, key, provider, model_coolings, total_cooling_seconds, status, remark, created_at, updated_at)
-         SELECT {UUID_SQL}, j.value, ?1, '{{}}', 0, 'active', ?3, ?4, ?4 FROM json_each(?2) AS j WHERE true
+         SELECT {UUID_SQL}, j.value, ?1, '{{}}', 0, 'active', ?3, ?4, {DB_NOW} FROM json_each(?2) AS j WHERE true
          ON CONFLICT (provider, key) DO NOTHING"
     );
     let remark = remark.map_or(JsValue::NULL, text);
@@ -238,20 +239,29 @@ pub async fn insert_keys(db: &D1Database, provider: &str, keys: &[String], remar
     Ok(added)
 }
 
-/// Deletes the target keys of `provider` and their usage rows, in one transaction. Returns how many keys went.
+/// Deletes the target keys of `provider` and their usage rows, and records the removal for the change feed (each id,
+/// or one bulk row that makes every isolate reload the provider), in one transaction. Returns how many keys went.
 pub async fn delete_keys(db: &D1Database, provider: &str, target: &Target) -> Result<u64> {
     let (filter, ids) = match target {
         Target::Ids(ids) => ("id IN (SELECT value FROM json_each(?2))", Some(json_list(ids))),
         Target::AllBlocked => ("status = 'blocked'", None),
         Target::AllActive => ("status = 'active'", None),
     };
+    let removal = match target {
+        Target::Ids(_) => format!(
+            "INSERT INTO key_removals (provider, key_id, removed_at)
+             SELECT ?1, id, {DB_NOW} FROM keys WHERE provider = ?1 AND {filter}"
+        ),
+        Target::AllBlocked | Target::AllActive => format!("INSERT INTO key_removals (provider, key_id, removed_at) VALUES (?1, NULL, {DB_NOW})"),
+    };
     let mut params = vec![text(provider)];
     params.extend(ids);
     let usage = db
         .prepare(format!("DELETE FROM key_usage WHERE key_id IN (SELECT id FROM keys WHERE provider = ?1 AND {filter})"))
         .bind(&params)?;
+    let removal = db.prepare(removal).bind(&params[..if matches!(target, Target::Ids(_)) { 2 } else { 1 }])?;
     let keys = db.prepare(format!("DELETE FROM keys WHERE provider = ?1 AND {filter}")).bind(&params)?;
-    let results = db.batch(vec![usage, keys]).await?;
+    let results = db.batch(vec![usage, removal, keys]).await?;
     Ok(match results.last() {
         Some(result) => result.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64,
         None => 0,
@@ -262,37 +272,41 @@ async fn changes(statement: D1PreparedStatement) -> Result<u64> {
     Ok(statement.run().await?.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64)
 }
 
-/// Makes blocked keys active again. Returns how many changed.
-pub async fn unblock(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64> {
-    let sql = "UPDATE keys SET status = 'active', updated_at = ?3
-               WHERE provider = ?1 AND status = 'blocked' AND id IN (SELECT value FROM json_each(?2))";
-    changes(db.prepare(sql).bind(&[text(provider), json_list(ids), num(now_s)])?).await
+/// Makes blocked keys active again (and drops their re-check date). Returns how many changed.
+pub async fn unblock(db: &D1Database, provider: &str, ids: &[String]) -> Result<u64> {
+    let sql = format!(
+        "UPDATE keys SET status = 'active', updated_at = {DB_NOW}, check_after = NULL, check_failures = 0
+         WHERE provider = ?1 AND status = 'blocked' AND id IN (SELECT value FROM json_each(?2))"
+    );
+    changes(db.prepare(sql).bind(&[text(provider), json_list(ids)])?).await
 }
 
-/// Ends every cooldown and 429 streak of the keys; each model's lifetime total is kept. Returns how many changed.
-pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String], now_s: u64) -> Result<u64> {
+/// Ends every cooldown and 429 streak of the keys (and an active key's re-check date); each model's lifetime total
+/// is kept. Returns how many changed.
+pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String]) -> Result<u64> {
     let sql = concat!(
         "UPDATE keys SET model_coolings = (
            SELECT json_group_object(c.key, CASE WHEN c.type = 'object' THEN json_set(c.value, '$.end_at', 0, '$.streak', 0)
                                            ELSE json_object('end_at', 0) END)
            FROM json_each(",
         coolings_of!("keys.model_coolings"),
-        ") AS c), updated_at = ?3
+        ") AS c), updated_at = CAST(strftime('%s', 'now') AS INTEGER),
+           check_after = CASE WHEN status = 'active' THEN NULL ELSE check_after END
          WHERE provider = ?1 AND id IN (SELECT value FROM json_each(?2))"
     );
-    changes(db.prepare(sql).bind(&[text(provider), json_list(ids), num(now_s)])?).await
+    changes(db.prepare(sql).bind(&[text(provider), json_list(ids)])?).await
 }
 
 /// Sets a key's remark; `provider` narrows the update when given. Returns the key's provider if it exists.
-pub async fn set_remark(db: &D1Database, id: &str, provider: Option<&str>, remark: Option<&str>, now_s: u64) -> Result<Option<String>> {
+pub async fn set_remark(db: &D1Database, id: &str, provider: Option<&str>, remark: Option<&str>) -> Result<Option<String>> {
     #[derive(Deserialize)]
     struct Row {
         provider: String,
     }
-    let sql = "UPDATE keys SET remark = ?3, updated_at = ?4 WHERE id = ?1 AND (?2 = '' OR provider = ?2) RETURNING provider";
+    let sql = format!("UPDATE keys SET remark = ?3, updated_at = {DB_NOW} WHERE id = ?1 AND (?2 = '' OR provider = ?2) RETURNING provider");
     let row = db
         .prepare(sql)
-        .bind(&[text(id), text(provider.unwrap_or_default()), remark.map_or(JsValue::NULL, text), num(now_s)])?
+        .bind(&[text(id), text(provider.unwrap_or_default()), remark.map_or(JsValue::NULL, text)])?
         .first::<Row>(None)
         .await?;
     Ok(row.map(|r| r.provider))

@@ -169,7 +169,7 @@ async fn listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'static
         MODEL_LISTS.with(|m| m.borrow_mut().insert(provider.slug, (Rc::new(fetched.clone()), now_ms)));
         return fetched;
     }
-    match key_cache::pool(env, provider.slug, app.config.key_cache_ttl_s, now_ms).await {
+    match key_cache::pool(env, provider.slug, key_cache::Sizes::of(&app.config), now_ms).await {
         Ok(pool) => pool.borrow().known_models(1_000),
         Err(_) => Vec::new(),
     }

@@ -91,7 +91,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
 /// pool, then awaits the response.
 pub async fn forward_and_wait(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound) -> Result<Response, ApiError> {
     let now_ms = clock::now_ms();
-    let pool = key_cache::pool(env, outbound.destination.provider.slug, app.config.key_cache_ttl_s, now_ms)
+    let pool = key_cache::pool(env, outbound.destination.provider.slug, key_cache::Sizes::of(&app.config), now_ms)
         .await
         .map_err(|e| ApiError::misconfigured(format!("reading keys from D1 failed ({e}); are the migrations applied?")))?;
     let promise = forward(app, env, ctx, outbound, pool, now_ms)?;
@@ -188,8 +188,9 @@ impl Forwarding {
         let slot = Rc::new(std::cell::Cell::new(None));
         self.window_loaded = Some(slot.clone());
         let (env, held, provider) = (self.env.clone(), self.pool.clone(), self.attempts.provider().slug);
+        let window = self.app.config.key_window as usize;
         future_to_promise(async move {
-            slot.set(key_cache::another_window(&env, provider, &held, clock::now_ms()).await);
+            slot.set(key_cache::another_window(&env, provider, &held, window, clock::now_ms()).await);
             Ok(JsValue::UNDEFINED)
         })
     }

@@ -1,5 +1,5 @@
 //! The per-isolate key cache: one [`KeyPool`] per provider — all its active keys, or a window of at most
-//! [`WINDOW_KEYS`] of them (see [`crate::pool`]) — kept fresh by D1's change feed.
+//! `KEY_WINDOW_SIZE` of them (see [`crate::pool`]) — kept fresh by D1's change feed.
 //!
 //! A pool is loaded once, on the first request that needs it, and then updated in place from the feed: every
 //! `KEY_CACHE_TTL_SECONDS` / 2 a request starts a poll in `ctx.wait_until` (never on its own path), which reads only
@@ -14,7 +14,7 @@
 
 use super::store;
 use crate::edge::clock;
-use crate::pool::{self, read_feed, KeyPool, Reload, WINDOW_KEYS};
+use crate::pool::{self, read_feed, KeyPool, Reload, WindowStart};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -69,7 +69,8 @@ pub fn ready(provider: &str, interval_s: u32, now_ms: u64) -> Option<SharedPool>
 
 /// The pool of `provider`, loading it from D1 when the isolate has none or it is stale (or on every call with an
 /// interval of 0). The D1 binding is looked up only for a load, so a cached pool costs no call into the runtime.
-pub async fn pool(env: &Env, provider: &str, interval_s: u32, now_ms: u64) -> Result<SharedPool> {
+pub async fn pool(env: &Env, provider: &str, sizes: Sizes, now_ms: u64) -> Result<SharedPool> {
+    let interval_s = sizes.interval_s;
     if let Some(pool) = ready(provider, interval_s, now_ms) {
         return Ok(pool);
     }
@@ -79,19 +80,38 @@ pub async fn pool(env: &Env, provider: &str, interval_s: u32, now_ms: u64) -> Re
         cached.reloading_since_ms = Some(now_ms);
         Some(cached.pool.clone())
     });
-    let pivot = super::isolate::with_rng(pool::pivot);
-    load(env, provider, &pivot, previous, now_ms).await
+    let start = super::isolate::with_rng(pool::random_start);
+    load(env, provider, &start, sizes.window, previous, now_ms).await
+}
+
+/// How the cache is tuned (`KEY_CACHE_TTL_SECONDS`, `KEY_WINDOW_SIZE`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// How often the change feed is read, seconds (0: reload on every request).
+    pub interval_s: u32,
+    /// Most keys of a provider held.
+    pub window: usize,
+}
+
+impl Sizes {
+    /// From the configuration.
+    pub fn of(config: &crate::config::Config) -> Sizes {
+        Sizes { interval_s: config.key_cache_ttl_s, window: config.key_window as usize }
+    }
 }
 
 /// Replaces a window with no usable key left by another window of the same provider, for the request that found it
 /// empty (`held`). Returns the new pool, or `None` when the provider's pool is complete (there is no other window)
 /// or the load failed.
-pub async fn another_window(env: &Env, provider: &str, held: &SharedPool, now_ms: u64) -> Option<SharedPool> {
-    if held.borrow().is_complete() {
-        return None;
-    }
-    let pivot = super::isolate::with_rng(pool::pivot);
-    match load(env, provider, &pivot, Some(held.clone()), now_ms).await {
+pub async fn another_window(env: &Env, provider: &str, held: &SharedPool, window: usize, now_ms: u64) -> Option<SharedPool> {
+    let start = {
+        let held = held.borrow();
+        if held.is_complete() {
+            return None;
+        }
+        held.next_window()?
+    };
+    match load(env, provider, &start, window, Some(held.clone()), now_ms).await {
         Ok(fresh) => Some(fresh),
         Err(error) => {
             console_error!("loading another window of {provider} keys failed: {error}");
@@ -100,9 +120,9 @@ pub async fn another_window(env: &Env, provider: &str, held: &SharedPool, now_ms
     }
 }
 
-async fn load(env: &Env, provider: &str, pivot: &str, previous: Option<SharedPool>, now_ms: u64) -> Result<SharedPool> {
+async fn load(env: &Env, provider: &str, start: &WindowStart, window: usize, previous: Option<SharedPool>, now_ms: u64) -> Result<SharedPool> {
     let loaded = match env.d1("DB") {
-        Ok(db) => store::load_window(&db, provider, pivot, WINDOW_KEYS).await,
+        Ok(db) => store::load_window(&db, provider, start, window).await,
         Err(error) => Err(error),
     };
     let (keys, complete, db_now_s) = match loaded {

@@ -6,8 +6,8 @@
 //! the same arithmetic as [`crate::cooldown::after_rate_limit`]: the end never moves earlier, and a streak counted by
 //! another isolate is not lost. Numbers are bound as JS numbers (exact to 2^53), never as D1's 32-bit integer type.
 
-use crate::pool::{parse_model_coolings, FeedRow, Poll, PoolKey, Removal, Secret, ROWS_PER_POLL};
-use crate::edge::d1::num;
+use crate::pool::{parse_model_coolings, FeedRow, Poll, PoolKey, Removal, Secret, WindowStart, ROWS_PER_POLL};
+use crate::edge::d1::{num, DB_NOW};
 use crate::cooldown::CoolInput;
 use crate::recheck;
 use crate::verdict::SHORT_WINDOW_MAX_S;
@@ -33,19 +33,18 @@ struct Clock {
     now: f64,
 }
 
-/// D1's clock: every write sets `updated_at` from it, and the change feed's cursor is read from it.
-pub const DB_NOW_SQL: &str = "CAST(strftime('%s', 'now') AS INTEGER)";
 
-/// A window of `provider`'s active keys: those whose id follows `pivot`, wrapping around to the smallest ids, at most
+/// A window of `provider`'s active keys: those whose id follows `start`, wrapping around to the smallest ids, at most
 /// `limit`. Returns the keys, whether they are all of the provider's active keys, and D1's clock before they were
 /// read (the change feed's cursor for them).
-pub async fn load_window(db: &D1Database, provider: &str, pivot: &str, limit: usize) -> Result<(Vec<PoolKey>, bool, u64)> {
-    const AFTER: &str = "SELECT id, key, model_coolings FROM keys WHERE provider = ?1 AND status = 'active' AND id >= ?2 ORDER BY id LIMIT ?3";
-    const BEFORE: &str = "SELECT id, key, model_coolings FROM keys WHERE provider = ?1 AND status = 'active' AND id < ?2 ORDER BY id LIMIT ?3";
+pub async fn load_window(db: &D1Database, provider: &str, start: &WindowStart, limit: usize) -> Result<(Vec<PoolKey>, bool, u64)> {
+    let (pivot, from, wrap) = match start {
+        WindowStart::At(pivot) => (pivot, ">=", "<"),
+        WindowStart::After(id) => (id, ">", "<="),
+    };
+    let run = |op: &str| format!("SELECT id, key, model_coolings FROM keys WHERE provider = ?1 AND status = 'active' AND id {op} ?2 ORDER BY id LIMIT ?3");
     let params = |limit: usize| [JsValue::from_str(provider), JsValue::from_str(pivot), num(limit as u64)];
-    let results = db
-        .batch(vec![db.prepare(format!("SELECT {DB_NOW_SQL} AS now")), db.prepare(AFTER).bind(&params(limit))?])
-        .await?;
+    let results = db.batch(vec![db.prepare(format!("SELECT {DB_NOW} AS now")), db.prepare(run(from)).bind(&params(limit))?]).await?;
     let mut results = results.into_iter();
     let now_s = results.next().and_then(|r| r.results::<Clock>().ok()).and_then(|rows| rows.first().map(|c| c.now as u64)).unwrap_or(0);
     let mut keys: Vec<PoolKey> = match results.next() {
@@ -53,7 +52,7 @@ pub async fn load_window(db: &D1Database, provider: &str, pivot: &str, limit: us
         None => Vec::new(),
     };
     if keys.len() < limit {
-        let wrapped = db.prepare(BEFORE).bind(&params(limit - keys.len()))?.all().await?.results::<KeyRow>()?;
+        let wrapped = db.prepare(run(wrap)).bind(&params(limit - keys.len()))?.all().await?.results::<KeyRow>()?;
         keys.extend(wrapped.into_iter().map(KeyRow::into_pool_key));
     }
     let complete = keys.len() < limit;
@@ -83,7 +82,7 @@ pub async fn poll(db: &D1Database, cursor_s: u64) -> Result<Poll> {
     let removals_sql = "SELECT provider, key_id FROM key_removals WHERE removed_at >= ?1";
     let results = db
         .batch(vec![
-            db.prepare(format!("SELECT {DB_NOW_SQL} AS now")),
+            db.prepare(format!("SELECT {DB_NOW} AS now")),
             db.prepare(rows_sql).bind(&[num(cursor_s), num((ROWS_PER_POLL + 1) as u64)])?,
             db.prepare(removals_sql).bind(&[num(cursor_s)])?,
         ])
