@@ -2,6 +2,7 @@
 //! Chinese), relative times ("5m ago") and UTC dates. Time is passed in; nothing here reads a clock.
 
 use super::i18n::{fill, Text};
+use super::rows::COUNT_CAP;
 use chrono::DateTime;
 
 /// A duration in the two largest units that apply: `45s`, `3m 05s`, `4h 10m`, `2d 4h`.
@@ -25,6 +26,27 @@ pub fn ago(then_s: u64, now_s: u64, t: &Text) -> String {
     fill(t.ago, &[("time", &duration(now_s.saturating_sub(then_s), t))])
 }
 
+/// A key count: as it is, or `10,000+` past [`COUNT_CAP`] (counts stop there, see [`crate::admin::rows`]).
+pub fn count(n: u64) -> String {
+    if n > COUNT_CAP {
+        format!("{}+", thousands(COUNT_CAP))
+    } else {
+        n.to_string()
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `2025-11-26 07:34 UTC`.
 pub fn date(unix_s: u64) -> String {
     i64::try_from(unix_s)
@@ -37,6 +59,14 @@ pub fn date(unix_s: u64) -> String {
 mod tests {
     use super::*;
     use crate::admin::i18n::Lang;
+
+    #[test]
+    fn counts_past_the_cap_read_as_more_than_it() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(COUNT_CAP), "10000");
+        assert_eq!(count(COUNT_CAP + 1), "10,000+");
+        assert_eq!(count(COUNT_CAP * 3 + 3), "10,000+", "a total of capped counts is capped too");
+    }
 
     #[test]
     fn durations_use_the_two_largest_units() {

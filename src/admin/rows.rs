@@ -11,7 +11,12 @@ use serde_json::{json, Value};
 
 use super::listing::Tab;
 
-/// Key counts of one provider (tabs are disjoint; see [`Tab`]).
+/// Counts stop at this many keys per tab (a count reads one index entry per key it counts), so an overview reads a
+/// bounded number of rows however large a pool is; a count past it is shown as "10,000+".
+pub const COUNT_CAP: u64 = 10_000;
+
+/// Key counts of one provider (tabs are disjoint; see [`Tab`]); a tab counted past [`COUNT_CAP`] holds
+/// `COUNT_CAP + 1`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// Active and not cooling.

@@ -16,3 +16,11 @@ pub fn text(value: &str) -> JsValue {
 
 /// D1's clock in unix seconds, as SQL: every write to a key row sets `updated_at` to it.
 pub const DB_NOW: &str = "CAST(strftime('%s', 'now') AS INTEGER)";
+
+/// The latest `end_at` of a `model_coolings` document (`doc`, a SQL expression that is a JSON object), as SQL: what
+/// the `cooling_until` column holds.
+pub fn cooling_until_of(doc: &str) -> String {
+    format!(
+        "COALESCE((SELECT max(CAST(json_extract(c.value, '$.end_at') AS INTEGER)) FROM json_each({doc}) AS c WHERE c.type = 'object'), 0)"
+    )
+}

@@ -82,8 +82,9 @@ describe("admin page in Chromium", { timeout: 180_000 }, () => {
   test("a key is found by its last six characters and its cooldown detail shows the time left", async () => {
     const target = keys[500];
     await worker.d1.run(
-      "UPDATE keys SET model_coolings = ?, total_cooling_seconds = 600 WHERE key = ?",
+      "UPDATE keys SET model_coolings = ?, total_cooling_seconds = 600, cooling_until = ? WHERE key = ?",
       JSON.stringify({ "gemini-2.5-pro": { end_at: nowS() + 3600, total_seconds: 600 } }),
+      nowS() + 3600,
       target,
     );
     await page.goto(url(`/keys/${GEMINI}`));

@@ -37,9 +37,10 @@ describe("the cooldown SQL agrees with the pure streak rule", () => {
       const input = c.input;
       const echo = input.cooling_at_send || input.overlapped ? 1 : 0;
       await worker.d1.run(COOL_SQL, id, `$."${MODEL}"`, input.until_s, input.daily_reset_s, c.threshold, input.now_ms, input.window, input.sent_at_ms, echo);
-      const row = await worker.d1.first("SELECT model_coolings, total_cooling_seconds FROM keys WHERE id = ?", id);
+      const row = await worker.d1.first("SELECT model_coolings, total_cooling_seconds, cooling_until FROM keys WHERE id = ?", id);
       const stored = JSON.parse(row.model_coolings);
       assert.deepEqual(stored[MODEL], c.expected, "the entry the SQL wrote is the one the pure rule computes");
+      assert.equal(row.cooling_until, Math.max(...Object.values(stored).map((e) => e.end_at)), "cooling_until is the latest end");
       if (c.previous) assert.deepEqual(stored.other, { end_at: 5, total_seconds: 1, streak: 0 }, "other models' entries untouched");
       assert.equal(row.total_cooling_seconds, total + (c.expected.total_seconds - (c.previous?.total_seconds ?? 0)), "the key's total grows by the added time");
     });

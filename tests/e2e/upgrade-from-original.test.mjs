@@ -81,6 +81,13 @@ describe("upgrading the original project's database in place", () => {
     );
   });
 
+  test("the migrations note when the original's cooling row is free again, so the admin site counts it as cooling", async () => {
+    const row = await worker.d1.first("SELECT model_coolings, cooling_until FROM keys WHERE key = ?", COOLING_KEY);
+    assert.equal(row.cooling_until, Math.floor(JSON.parse(row.model_coolings)[FLASH].end_at));
+    const free = await worker.d1.first("SELECT cooling_until FROM keys WHERE key = ?", FREE_KEY);
+    assert.equal(free.cooling_until, 0);
+  });
+
   test("the Worker honours the original's cooldowns and blocks when it serves traffic", async () => {
     mock.reset();
     mock.on(() => true, gemini.success());

@@ -8,6 +8,7 @@ use super::forms::{add_form, danger_zone, report_view};
 use super::key_row::{back_fields, key_row};
 use super::layout::{csrf_input, frame, Chrome};
 use crate::admin::commands::AddReport;
+use crate::admin::display;
 use crate::admin::i18n::{fill, Text};
 use crate::admin::listing::{page_count, page_links, ListQuery, PageLink, Sort, Tab};
 use crate::admin::rows::{Counts, KeyRecord};
@@ -161,7 +162,7 @@ fn tabs(p: &KeysPage, t: &Text) -> Markup {
             @for tab in Tab::ALL {
                 a class=[(tab == p.query.tab).then_some("current")] href=(list_url(p.provider, &p.query.to_query(Some(tab), None, Some(1)))) {
                     (tab_label(tab, t)) " "
-                    span class={ "badge " (if p.counts.of(tab) == 0 { "zero" } else { tab.code() }) } { (p.counts.of(tab)) }
+                    span class={ "badge " (if p.counts.of(tab) == 0 { "zero" } else { tab.code() }) } { (display::count(p.counts.of(tab))) }
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! page (misconfiguration, refused form, not found).
 
 use super::layout::{frame, Chrome};
-use crate::admin::display::duration;
+use crate::admin::display::{self, duration};
 use crate::admin::i18n::{fill, Text};
 use crate::admin::rows::ProviderLine;
 use crate::breaker::{Figures, BreakerConfig};
@@ -47,7 +47,7 @@ fn count_badge(class: &str, count: u64) -> Markup {
         @if count == 0 {
             span.badge.zero { "0" }
         } @else {
-            span class={ "badge " (class) } { (count) }
+            span class={ "badge " (class) } { (display::count(count)) }
         }
     }
 }
@@ -148,7 +148,7 @@ pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine], throttle: &Throttl
                             td.num { (count_badge("active", line.counts.active)) }
                             td.num { (count_badge("cooling", line.counts.cooling)) }
                             td.num { (count_badge("blocked", line.counts.blocked)) }
-                            td.num { (line.counts.total()) }
+                            td.num { (display::count(line.counts.total())) }
                         }
                     }
                 }

@@ -8,7 +8,7 @@ use super::http::{self, BodyError};
 use super::{auth, ops, store};
 use crate::admin::commands::{self, AddBody, DeleteBody, IdsBody, RemarkBody};
 use crate::admin::listing::{page_count, ListQuery, PER_PAGE};
-use crate::admin::rows::{overview, thresholds_json, throttle_json};
+use crate::admin::rows::{overview, thresholds_json, throttle_json, COUNT_CAP};
 use crate::admin::routes::ApiCall;
 use crate::admin::wire;
 use crate::api_error::ApiError;
@@ -60,7 +60,9 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
                 })
                 .collect();
             let throttle = throttle_json(&proxy::breaker_figures(&app.config, now_s), now_s);
-            Ok(json!({ "providers": providers, "throttle": throttle, "throttle_thresholds": thresholds_json(&app.config.breaker) }))
+            Ok(json!({
+                "providers": providers, "count_cap": COUNT_CAP, "throttle": throttle, "throttle_thresholds": thresholds_json(&app.config.breaker),
+            }))
         }
         ApiCall::ListKeys => list(env, &db, query, now_s).await,
         ApiCall::AddKeys => {

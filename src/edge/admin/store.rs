@@ -8,7 +8,7 @@
 
 use crate::admin::commands::Target;
 use crate::admin::listing::{ListQuery, Sort, Tab, PER_PAGE};
-use crate::admin::rows::{CheckState, Counts, KeyRecord, UsageFigures};
+use crate::admin::rows::{CheckState, Counts, KeyRecord, UsageFigures, COUNT_CAP};
 use crate::pool::{parse_model_coolings, Secret};
 use serde::Deserialize;
 use crate::edge::d1::DB_NOW;
@@ -41,12 +41,9 @@ macro_rules! coolings_of {
     };
 }
 
-/// Whether key `k` is cooling for some model at `?1` (now).
-const COOLING: &str = concat!(
-    "EXISTS (SELECT 1 FROM json_each(",
-    coolings_of!("k.model_coolings"),
-    ") AS c WHERE CASE WHEN c.type = 'object' THEN CAST(json_extract(c.value, '$.end_at') AS REAL) ELSE 0 END > ?1)"
-);
+/// Whether key `k` is cooling for some model at `?1` (now): the `cooling_until` column every cooldown write keeps,
+/// read through the `(provider, status, cooling_until)` index.
+const COOLING: &str = "k.cooling_until > ?1";
 
 /// Search by key fragment or remark: `?3` is a LIKE pattern with wildcards escaped, or '' for no search.
 const SEARCH: &str = r"(?3 = '' OR k.key LIKE ?3 ESCAPE '\' OR k.remark LIKE ?3 ESCAPE '\')";
@@ -85,17 +82,22 @@ impl CountRow {
     }
 }
 
-const COUNT_COLUMNS: &str = "COALESCE(SUM(status = 'active' AND NOT cooling), 0) AS active,
-  COALESCE(SUM(status = 'active' AND cooling), 0) AS cooling,
-  COALESCE(SUM(status = 'blocked'), 0) AS blocked";
+/// The three capped counts of provider `p.provider` at `?1` (now), `?2` = [`COUNT_CAP`] + 1, each one index range.
+const CAPPED_COUNTS: &str = "
+  (SELECT count(*) FROM (SELECT 1 FROM keys WHERE provider = p.provider AND status = 'active' AND cooling_until <= ?1 LIMIT ?2)) AS active,
+  (SELECT count(*) FROM (SELECT 1 FROM keys WHERE provider = p.provider AND status = 'active' AND cooling_until > ?1 LIMIT ?2)) AS cooling,
+  (SELECT count(*) FROM (SELECT 1 FROM keys WHERE provider = p.provider AND status = 'blocked' LIMIT ?2)) AS blocked";
 
-/// Counts of every provider slug that has keys.
+/// Counts of every provider slug that has keys. The slugs are found by a loose index scan (one index entry per
+/// provider), the counts by capped index ranges: a view reads at most 3 × ([`COUNT_CAP`] + 1) rows per provider.
 pub async fn provider_counts(db: &D1Database, now_s: u64) -> Result<Vec<(String, Counts)>> {
     let sql = format!(
-        "SELECT provider, {COUNT_COLUMNS} FROM (SELECT k.provider AS provider, k.status AS status, {COOLING} AS cooling FROM keys AS k)
-         GROUP BY provider ORDER BY provider"
+        "WITH RECURSIVE p(provider) AS (
+           SELECT (SELECT min(provider) FROM keys)
+           UNION ALL SELECT (SELECT min(provider) FROM keys WHERE provider > p.provider) FROM p WHERE p.provider IS NOT NULL)
+         SELECT p.provider AS provider, {CAPPED_COUNTS} FROM p WHERE p.provider IS NOT NULL ORDER BY p.provider"
     );
-    let rows = db.prepare(sql).bind(&[num(now_s)])?.all().await?.results::<CountRow>()?;
+    let rows = db.prepare(sql).bind(&[num(now_s), num(COUNT_CAP + 1)])?.all().await?.results::<CountRow>()?;
     Ok(rows.into_iter().filter_map(|row| Some((row.provider.clone()?, row.counts()))).collect())
 }
 
@@ -103,13 +105,23 @@ fn search_param(query: &ListQuery) -> JsValue {
     text(&query.like_pattern().unwrap_or_default())
 }
 
-/// Counts per tab of one provider, with the search applied.
+/// Counts per tab of one provider, with the search applied: capped index ranges without a search; with one, the
+/// provider's keys are read (a fragment of a key or remark can be anywhere in it).
 pub async fn tab_counts(db: &D1Database, provider: &str, query: &ListQuery, now_s: u64) -> Result<Counts> {
-    let sql = format!(
-        "SELECT NULL AS provider, {COUNT_COLUMNS} FROM (SELECT k.status AS status, {COOLING} AS cooling FROM keys AS k
-         WHERE k.provider = ?2 AND {SEARCH})"
-    );
-    let row = db.prepare(sql).bind(&[num(now_s), text(provider), search_param(query)])?.first::<CountRow>(None).await?;
+    let row = match query.like_pattern() {
+        None => {
+            let sql = format!("SELECT ?3 AS provider, {CAPPED_COUNTS} FROM (SELECT ?3 AS provider) AS p");
+            db.prepare(sql).bind(&[num(now_s), num(COUNT_CAP + 1), text(provider)])?.first::<CountRow>(None).await?
+        }
+        Some(_) => {
+            let sql = format!(
+                "SELECT NULL AS provider, COALESCE(SUM(k.status = 'active' AND NOT {COOLING}), 0) AS active,
+                   COALESCE(SUM(k.status = 'active' AND {COOLING}), 0) AS cooling, COALESCE(SUM(k.status = 'blocked'), 0) AS blocked
+                 FROM keys AS k WHERE k.provider = ?2 AND {SEARCH}"
+            );
+            db.prepare(sql).bind(&[num(now_s), text(provider), search_param(query)])?.first::<CountRow>(None).await?
+        }
+    };
     Ok(row.map(|r| r.counts()).unwrap_or_default())
 }
 
@@ -290,7 +302,7 @@ pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String]) ->
                                            ELSE json_object('end_at', 0) END)
            FROM json_each(",
         coolings_of!("keys.model_coolings"),
-        ") AS c), updated_at = CAST(strftime('%s', 'now') AS INTEGER),
+        ") AS c), cooling_until = 0, updated_at = CAST(strftime('%s', 'now') AS INTEGER),
            check_after = CASE WHEN status = 'active' THEN NULL ELSE check_after END
          WHERE provider = ?1 AND id IN (SELECT value FROM json_each(?2))"
     );

@@ -1,7 +1,7 @@
 //! The re-check's D1 adapter: which keys are due, the named keys, and recording what the probes found. What a
 //! finding changes about a key is decided by [`crate::recheck::update_for`].
 
-use crate::edge::d1::num;
+use crate::edge::d1::{cooling_until_of, num, DB_NOW};
 use crate::pool::{parse_model_coolings, REMOVALS_KEPT_S};
 use crate::recheck::{self, Absence, Finding};
 use serde::Deserialize;
@@ -56,18 +56,21 @@ pub async fn keys_by_id(db: &D1Database, ids_json: &str) -> Result<Vec<OutKey>> 
 /// Records the findings of one re-check run in one batch; what each finding changes is decided by
 /// [`recheck::update_for`].
 pub async fn record_checks(db: &D1Database, findings: &[(&OutKey, Finding)], now_s: u64) -> Result<()> {
+    /// The key's cooldowns after the finding: the all-models entry goes when the key is back (`?3 = 1`).
+    const CHECKED_DOC: &str = "CASE WHEN ?3 = 1 AND json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"')
+        WHEN json_valid(model_coolings) THEN model_coolings ELSE '{}' END";
     let mut statements = Vec::with_capacity(findings.len());
     for (key, finding) in findings {
         let failures = key.check_failures.map_or(0, |f| f.max(0.0) as u32);
         let update = recheck::update_for(key.absence(now_s), *finding, failures, now_s);
         statements.push(
-            db.prepare(
-                "UPDATE keys SET status = COALESCE(?2, status),
-                   model_coolings = CASE WHEN ?3 = 1 AND json_valid(model_coolings) THEN json_remove(model_coolings, '$.\"*\"') ELSE model_coolings END,
+            db.prepare(format!(
+                "UPDATE keys SET status = COALESCE(?2, status), model_coolings = {CHECKED_DOC}, cooling_until = {},
                    check_after = CAST(?4 AS INTEGER), check_failures = CAST(?5 AS INTEGER), last_checked_at = CAST(?6 AS INTEGER),
-                   last_check_result = ?7, updated_at = CAST(strftime('%s', 'now') AS INTEGER)
+                   last_check_result = ?7, updated_at = {DB_NOW}
                  WHERE id = ?1",
-            )
+                cooling_until_of(CHECKED_DOC)
+            ))
             .bind(&[
                 JsValue::from_str(&key.id),
                 update.status.map_or(JsValue::NULL, JsValue::from_str),

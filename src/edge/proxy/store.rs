@@ -7,7 +7,7 @@
 //! another isolate is not lost. Numbers are bound as JS numbers (exact to 2^53), never as D1's 32-bit integer type.
 
 use crate::pool::{parse_model_coolings, FeedRow, Poll, PoolKey, Removal, Secret, WindowStart, ROWS_PER_POLL};
-use crate::edge::d1::{num, DB_NOW};
+use crate::edge::d1::{cooling_until_of, num, DB_NOW};
 use crate::cooldown::CoolInput;
 use crate::recheck;
 use crate::verdict::SHORT_WINDOW_MAX_S;
@@ -148,18 +148,20 @@ pub async fn cool(db: &D1Database, write: &CoolWrite<'_>) -> Result<()> {
 /// After a success: ends the pair's 429 streak and any day-long rest (see [`crate::key_update::parked`]); touches
 /// nothing when there is neither.
 pub async fn served(db: &D1Database, key_id: &str, model: &str, now_s: u64) -> Result<()> {
-    db.prepare(
-        "UPDATE keys SET model_coolings = json_set(model_coolings, ?2 || '.streak', 0, ?2 || '.end_at',
+    const SERVED_DOC: &str = "json_set(model_coolings, ?2 || '.streak', 0, ?2 || '.end_at',
            CASE WHEN CAST(COALESCE(json_extract(model_coolings, ?2 || '.end_at'), 0) AS INTEGER) > ?4 THEN ?3
-                ELSE json_extract(model_coolings, ?2 || '.end_at') END),
-           updated_at = CAST(strftime('%s', 'now') AS INTEGER)
+                ELSE json_extract(model_coolings, ?2 || '.end_at') END)";
+    let sql = format!(
+        "UPDATE keys SET model_coolings = {SERVED_DOC}, cooling_until = {}, updated_at = {DB_NOW}
          WHERE id = ?1 AND json_valid(model_coolings) AND (
            COALESCE(json_extract(model_coolings, ?2 || '.streak'), 0) > 0
            OR CAST(COALESCE(json_extract(model_coolings, ?2 || '.end_at'), 0) AS INTEGER) > ?4)",
-    )
-    .bind(&[JsValue::from_str(key_id), JsValue::from_str(&model_path(model)), num(now_s), num(now_s.saturating_add(SHORT_WINDOW_MAX_S))])?
-    .run()
-    .await?;
+        cooling_until_of(SERVED_DOC)
+    );
+    db.prepare(sql)
+        .bind(&[JsValue::from_str(key_id), JsValue::from_str(&model_path(model)), num(now_s), num(now_s.saturating_add(SHORT_WINDOW_MAX_S))])?
+        .run()
+        .await?;
     Ok(())
 }
 

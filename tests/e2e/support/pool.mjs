@@ -41,13 +41,16 @@ export async function seedKeys(worker, provider, specs) {
   for (const spec of list) {
     const id = randomUUID();
     const key = spec.key ?? fakeKey(provider);
+    // cooling_until is what the Worker keeps beside model_coolings (the latest end_at), as its writes would.
+    const coolingUntil = Math.max(0, ...Object.values(spec.coolings ?? {}).map((c) => Math.floor(Number(c?.end_at) || 0)));
     await worker.d1.run(
-      "INSERT INTO keys (id, key, provider, model_coolings, status) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO keys (id, key, provider, model_coolings, status, cooling_until) VALUES (?, ?, ?, ?, ?, ?)",
       id,
       key,
       provider,
       spec.coolings === undefined ? null : JSON.stringify(spec.coolings),
       spec.status ?? "active",
+      coolingUntil,
     );
     out.push({ id, short: id.slice(0, 8), key, provider });
   }

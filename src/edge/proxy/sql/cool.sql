@@ -9,6 +9,7 @@ UPDATE keys SET
   model_coolings = json_set(c.doc, c.path, json_object(
     'end_at', c.new_end, 'total_seconds', c.old_total + c.added, 'streak', c.new_streak, 'at_ms', max(c.old_at_ms, c.now_ms))),
   total_cooling_seconds = keys.total_cooling_seconds + c.added,
+  cooling_until = max(keys.cooling_until, c.new_end),
   updated_at = CAST(strftime('%s', 'now') AS INTEGER)
 FROM (
   SELECT cid, path, doc, now_ms, new_end, new_streak, old_total, old_at_ms, max(0, new_end - max(old_end, now_s)) AS added
