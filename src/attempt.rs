@@ -28,7 +28,7 @@ use crate::breaker::{Answer, Breaker, BreakerConfig, Observation, Reading};
 use crate::config::Config;
 use crate::cooldown::{self, ALL_MODELS};
 use crate::key_update::{self, KeyUpdate};
-use crate::pool::{pick, KeyPool, Pick};
+use crate::pool::{pick, pick_for_session, KeyPool, Pick};
 use crate::providers::{KeyPlacement, Provider};
 use crate::upstream::{self, Base};
 use crate::verdict::Verdict;
@@ -214,6 +214,8 @@ impl Limits {
 /// The key being tried, and what was true of it when it was sent.
 #[derive(Debug, Clone)]
 struct InFlight {
+    /// The key's rank in the session's own order (`None`: not chosen by a session).
+    session_rank: Option<u64>,
     index: usize,
     key_id: String,
     short_id: String,
@@ -284,6 +286,69 @@ pub struct AttemptLoop {
     out_of_keys: bool,
     /// Keys of this request that answered [`Verdict::SuspectKey`].
     suspects: u32,
+    /// The request's session ([`crate::affinity`]), when it has one.
+    session: Option<u64>,
+    /// How the key that answered for good was chosen.
+    affinity: Affinity,
+}
+
+/// How a request's key was chosen, for the attempts header and the admin page's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affinity {
+    /// The request names no session: a uniform choice.
+    None,
+    /// The session's first choice served it (its prompt cache, if any, is on that key).
+    Held,
+    /// The session's first choice was cooling, blocked or failed: a later key of its own order served it.
+    Moved,
+    /// The session's keys were all unusable: a uniform choice served it.
+    Lost,
+}
+
+/// How an isolate's requests chose their keys since it started (the admin overview shows them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AffinityFigures {
+    /// Requests that ended.
+    pub requests: u64,
+    /// Of those, requests that named a session.
+    pub with_session: u64,
+    /// Of those, requests served by the session's first choice.
+    pub held: u64,
+    /// Requests served by a later key of the session's own order.
+    pub moved: u64,
+}
+
+impl AffinityFigures {
+    /// Counts one request that ended.
+    pub fn count(&mut self, affinity: Affinity) {
+        self.requests += 1;
+        if affinity != Affinity::None {
+            self.with_session += 1;
+        }
+        match affinity {
+            Affinity::Held => self.held += 1,
+            Affinity::Moved => self.moved += 1,
+            Affinity::None | Affinity::Lost => {}
+        }
+    }
+
+    /// The share of requests with a session, and the share of those the first choice served, in whole percent.
+    pub fn shares(&self) -> (u64, u64) {
+        let percent = |part: u64, whole: u64| (part * 100).checked_div(whole).unwrap_or(0);
+        (percent(self.with_session, self.requests), percent(self.held, self.with_session))
+    }
+}
+
+impl Affinity {
+    /// The header label (`None` has none).
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            Affinity::None => None,
+            Affinity::Held => Some("held"),
+            Affinity::Moved => Some("moved"),
+            Affinity::Lost => Some("lost"),
+        }
+    }
 }
 
 impl AttemptLoop {
@@ -300,7 +365,19 @@ impl AttemptLoop {
             paused_until_s: None,
             out_of_keys: false,
             suspects: 0,
+            session: None,
+            affinity: Affinity::None,
         }
+    }
+
+    /// Sets the request's session (a hash from [`crate::affinity`]): its keys are chosen in the session's own order.
+    pub fn set_session(&mut self, session: Option<u64>) {
+        self.session = session;
+    }
+
+    /// How the key that answered for good was chosen.
+    pub fn affinity(&self) -> Affinity {
+        self.affinity
     }
 
     /// The request's model.
@@ -323,9 +400,14 @@ impl AttemptLoop {
         self.destination.key_placement
     }
 
-    /// The attempts so far, for the `x-one-balance-attempts` header: `short id=verdict, …`.
+    /// The attempts so far, for the `x-one-balance-attempts` header: `short id=verdict, …`, and `affinity=held`
+    /// (or `moved`, `lost`) last when the request names a session and an answer was final.
     pub fn attempts_header(&self) -> String {
-        upstream::attempts_header(&self.log)
+        let line = upstream::attempts_header(&self.log);
+        match self.affinity.label() {
+            Some(label) if !line.is_empty() => format!("{line}, affinity={label}"),
+            _ => line,
+        }
     }
 
     /// What to do next: send with a key, or finish. A (provider, model) the breaker has paused gets no attempt.
@@ -338,7 +420,8 @@ impl AttemptLoop {
             return Next::Finish(self.ending(pool, now_s));
         }
         let model = self.model.as_deref();
-        let index = match pick(pool, model, &self.tried, now_s, rng) {
+        let by_session = self.session.and_then(|session| pick_for_session(pool, model, &self.tried, now_s, session));
+        let index = match by_session.map(|(index, _)| Pick::Ready(index)).or_else(|| pick(pool, model, &self.tried, now_s, rng)) {
             Some(Pick::Ready(index)) => index,
             // Every key is cooling: try the one that frees soonest, once, and only if nothing was tried yet.
             Some(Pick::Cooling { index, .. }) if self.tried.is_empty() => index,
@@ -352,6 +435,7 @@ impl AttemptLoop {
         };
         self.tried.push(index);
         self.in_flight = Some(InFlight {
+            session_rank: by_session.map(|(_, rank)| rank),
             index,
             key_id: key.id.clone(),
             short_id: key.short_id().to_string(),
@@ -436,6 +520,13 @@ impl AttemptLoop {
         } else {
             Step::Deliver
         };
+        if step == Step::Deliver && self.session.is_some() {
+            self.affinity = match current.session_rank {
+                Some(0) => Affinity::Held,
+                Some(_) => Affinity::Moved,
+                None => Affinity::Lost,
+            };
+        }
         Some(Judgement { step, update, key_id: current.key_id, verdict, status: outcome.status(), probe_key })
     }
 
@@ -799,6 +890,62 @@ mod tests {
         send(next(&mut l, &p, &cfg, NOW_MS));
         let second = judge_in(&mut l, &p, answered(403, Verdict::SuspectKey));
         assert_eq!((second.step, second.update, second.probe_key), (Step::Deliver, KeyUpdate::Nothing, false), "no second key spent or probed");
+    }
+
+    #[test]
+    fn a_session_goes_to_its_own_key_every_time_and_moves_in_its_own_order_when_it_cools() {
+        let cfg = gateway();
+        let mut p = pool(&[0; 20]);
+        let first_key = |p: &KeyPool, session: u64| {
+            let mut l = new_loop(&cfg);
+            l.set_session(Some(session));
+            let attempt = send(next(&mut l, p, &cfg, NOW_MS));
+            judge_in(&mut l, p, answered(200, Verdict::Success));
+            (attempt.index, l.affinity(), l.attempts_header())
+        };
+        let (home, affinity, header) = first_key(&p, 77);
+        assert_eq!(affinity, Affinity::Held);
+        assert!(header.ends_with(", affinity=held"), "{header}");
+        for _ in 0..10 {
+            assert_eq!(first_key(&p, 77).0, home, "the same key every turn");
+        }
+        let home_id = p.key(home).map(|k| k.id.clone()).expect("held");
+        p.learn_state(&home_id, "m", ModelCooling { end_at_s: NOW_S + 60, ..Default::default() }, NOW_S);
+        let (moved, affinity, _) = first_key(&p, 77);
+        assert_ne!(moved, home);
+        assert_eq!(affinity, Affinity::Moved);
+        assert_eq!(first_key(&p, 77).0, moved, "and it stays on its second choice while the first cools");
+        let mut plain = new_loop(&cfg);
+        send(next(&mut plain, &p, &cfg, NOW_MS));
+        judge_in(&mut plain, &p, answered(200, Verdict::Success));
+        assert_eq!(plain.affinity(), Affinity::None);
+        assert!(!plain.attempts_header().contains("affinity"));
+    }
+
+    #[test]
+    fn a_429_on_the_sessions_key_moves_the_request_to_its_next_key_at_once() {
+        let cfg = gateway();
+        let p = pool(&[0; 20]);
+        let mut l = new_loop(&cfg);
+        l.set_session(Some(5));
+        let first = send(next(&mut l, &p, &cfg, NOW_MS));
+        judge_in(&mut l, &p, answered(429, limited(CoolHint::Seconds(30))));
+        let second = send(next(&mut l, &p, &cfg, NOW_MS));
+        assert_ne!(first.index, second.index);
+        judge_in(&mut l, &p, answered(200, Verdict::Success));
+        assert_eq!(l.affinity(), Affinity::Moved);
+        assert!(l.attempts_header().ends_with("=ok, affinity=moved"), "{}", l.attempts_header());
+    }
+
+    #[test]
+    fn affinity_figures_count_sessions_and_how_often_the_first_choice_served() {
+        let mut figures = AffinityFigures::default();
+        for affinity in [Affinity::None, Affinity::Held, Affinity::Held, Affinity::Held, Affinity::Moved, Affinity::Lost] {
+            figures.count(affinity);
+        }
+        assert_eq!(figures, AffinityFigures { requests: 6, with_session: 5, held: 3, moved: 1 });
+        assert_eq!(figures.shares(), (83, 60));
+        assert_eq!(AffinityFigures::default().shares(), (0, 0));
     }
 
     #[test]

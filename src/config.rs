@@ -22,6 +22,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// How often, in seconds, an isolate reads D1's change feed (a poll every half of it); 0 reloads on every request.
     pub key_cache_ttl_s: u32,
+    /// Which requests stay on one key per conversation (`SESSION_AFFINITY`).
+    pub session_affinity: SessionAffinity,
     /// Most keys of one provider an isolate holds (`KEY_WINDOW_SIZE`); a larger pool is held as a window of them.
     pub key_window: u32,
     /// Milliseconds an upstream may take to send response headers.
@@ -34,6 +36,18 @@ pub struct Config {
     pub breaker: BreakerConfig,
     /// Seconds between two writes of an isolate's per-key usage figures to D1 (`USAGE_FLUSH_SECONDS`; 0: every request).
     pub usage_flush_s: u32,
+}
+
+/// How requests name the sessions that keep a conversation on one key (`SESSION_AFFINITY`, see
+/// [`crate::affinity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAffinity {
+    /// Sessions named by a header or a body field, and fingerprints of conversations that name none (the default).
+    On,
+    /// Only sessions a header or a body field names.
+    Named,
+    /// No affinity: every key is chosen uniformly.
+    Off,
 }
 
 /// A configuration value that cannot be used, with the variable it came from.
@@ -103,7 +117,16 @@ impl Config {
             window_s: number(text("THROTTLE_WINDOW_SECONDS"), "THROTTLE_WINDOW_SECONDS", defaults.window_s, 1..=3_600)?,
             pause_s: number(text("THROTTLE_PAUSE_SECONDS"), "THROTTLE_PAUSE_SECONDS", defaults.pause_s, 1..=3_600)?,
         };
+        let session_affinity = match text("SESSION_AFFINITY").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("on") => SessionAffinity::On,
+            Some("named") => SessionAffinity::Named,
+            Some("off") => SessionAffinity::Off,
+            Some(other) => {
+                return Err(ConfigError { var: "SESSION_AFFINITY", problem: format!("{other:?} is not one of on, named, off") });
+            }
+        };
         Ok(Config {
+            session_affinity,
             direct_providers,
             direct_base_urls,
             breaker,
@@ -191,6 +214,14 @@ mod tests {
         assert_eq!(cfg.key_cache_ttl_s, 10);
         assert_eq!(cfg.key_window, 1_024);
         assert_eq!(cfg.upstream_timeout_ms, 60_000);
+    }
+
+    #[test]
+    fn session_affinity_is_on_unless_told_otherwise() {
+        assert_eq!(config(&[]).expect("defaults").session_affinity, SessionAffinity::On);
+        assert_eq!(config(&[("SESSION_AFFINITY", "Named")]).expect("valid").session_affinity, SessionAffinity::Named);
+        assert_eq!(config(&[("SESSION_AFFINITY", "off")]).expect("valid").session_affinity, SessionAffinity::Off);
+        assert_eq!(config(&[("SESSION_AFFINITY", "sticky")]).expect_err("unknown").var, "SESSION_AFFINITY");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   body rewrite), [`convert`] (Anthropic Messages and OpenAI Responses ⇄ Chat Completions, for Claude Code and
 //!   Codex);
 //! - pick and forward: [`attempt`] (the attempt loop's decisions), [`pool`] (the keys of a provider and the choice
-//!   among them), [`upstream`] (URLs and which headers travel);
+//!   among them), [`affinity`] (which conversation a request belongs to, so it stays on one key), [`upstream`] (URLs
+//!   and which headers travel);
 //! - classify: [`verdict`] (what an answer means), [`hints`] (the wait hints providers send), [`redact`] (masking a
 //!   pool key an upstream error body echoes);
 //! - record: [`key_update`] (what a verdict changes about a key), [`cooldown`] (how long a key rests), [`breaker`]
@@ -37,6 +38,7 @@ pub mod compat;
 pub mod convert;
 pub mod request_model;
 
+pub mod affinity;
 pub mod attempt;
 pub mod pool;
 pub mod upstream;

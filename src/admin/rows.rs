@@ -6,6 +6,7 @@ use crate::cooldown::ModelCooling;
 use crate::pool::Secret;
 use crate::providers::PROVIDERS;
 use crate::recheck::Absence;
+use crate::attempt::AffinityFigures;
 use crate::breaker::{Figures, BreakerConfig};
 use serde_json::{json, Value};
 
@@ -191,6 +192,15 @@ impl KeyRecord {
 /// The thresholds in the admin API's JSON.
 pub fn thresholds_json(config: &BreakerConfig) -> Value {
     json!({ "min_keys": config.min_keys, "percent": config.percent, "window_s": config.window_s, "pause_s": config.pause_s })
+}
+
+/// The isolate's session figures in the admin API's JSON.
+pub fn affinity_json(figures: &AffinityFigures) -> Value {
+    let (with_session_percent, held_percent) = figures.shares();
+    json!({
+        "requests": figures.requests, "with_session": figures.with_session, "held": figures.held, "moved": figures.moved,
+        "with_session_percent": with_session_percent, "held_percent": held_percent,
+    })
 }
 
 /// The isolate's throttle figures in the admin API's JSON (`paused_until`: `null` when not paused).

@@ -3,6 +3,7 @@
 
 use crate::cooldown::{ModelCooling, ALL_MODELS};
 use serde_json::Value;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -99,6 +100,10 @@ pub struct KeyPool {
     keys: Vec<PoolKey>,
     learned: HashMap<String, Learned>,
     complete: bool,
+    /// Indices of `keys` in id order: the order every isolate holding the same keys agrees on.
+    by_id: Vec<u32>,
+    /// The session table, built on the first session's pick (see [`super::session_table`]).
+    sessions: OnceCell<Vec<u32>>,
 }
 
 fn entry<'a>(coolings: &'a [(String, ModelCooling)], model: &str) -> Option<&'a ModelCooling> {
@@ -115,12 +120,31 @@ fn set_entry(coolings: &mut Vec<(String, ModelCooling)>, model: &str, state: Mod
 impl KeyPool {
     /// A pool over all of a provider's active keys, with nothing learned yet.
     pub fn new(keys: Vec<PoolKey>) -> KeyPool {
-        KeyPool { keys, learned: HashMap::new(), complete: true }
+        KeyPool::window(keys, true)
     }
 
     /// A pool over a window of a provider's active keys (`complete`: the window holds every one of them).
     pub fn window(keys: Vec<PoolKey>, complete: bool) -> KeyPool {
-        KeyPool { keys, learned: HashMap::new(), complete }
+        let mut by_id: Vec<u32> = (0..keys.len() as u32).collect();
+        by_id.sort_unstable_by(|a, b| keys[*a as usize].id.cmp(&keys[*b as usize].id));
+        KeyPool { keys, learned: HashMap::new(), complete, by_id, sessions: OnceCell::new() }
+    }
+
+    /// The key in slot `hash mod M` of the session table (built on first use from the keys' ids).
+    pub fn session_slot(&self, hash: u64) -> Option<usize> {
+        let table = self.sessions.get_or_init(|| {
+            let by_id: Vec<(u32, &str)> = self.by_id.iter().map(|&i| (i, self.keys[i as usize].id.as_str())).collect();
+            super::session_table::build(&by_id)
+        });
+        if table.is_empty() {
+            return None;
+        }
+        table.get((hash % table.len() as u64) as usize).map(|i| *i as usize)
+    }
+
+    /// The index of the key at `position` in id order.
+    pub fn in_id_order(&self, position: usize) -> Option<usize> {
+        self.by_id.get(position).map(|i| *i as usize)
     }
 
     /// Whether the pool holds every active key of its provider (else it is a window of them).
@@ -206,6 +230,10 @@ impl KeyPool {
                     if !self.complete {
                         return;
                     }
+                    let index = self.keys.len() as u32;
+                    let at = self.by_id.partition_point(|i| self.keys[*i as usize].id < change.id);
+                    self.by_id.insert(at, index);
+                    self.sessions = OnceCell::new();
                     self.keys.push(PoolKey { id: change.id.clone(), secret: row.secret, coolings: Vec::new() });
                 }
                 let learned = Learned { gone: false, coolings: row.coolings, replaces_loaded: true, learned_at_s: observed_at_s };
@@ -371,6 +399,8 @@ mod tests {
         whole.apply_change(change("z", &[]), 100);
         assert_eq!((whole.len(), whole.key(1).map(|k| k.id.as_str())), (2, Some("z")));
         assert_eq!(whole.key(0).map(|k| k.id.as_str()), Some("a"), "existing indices never shift");
+        let ordered: Vec<&str> = (0..2).filter_map(|p| whole.in_id_order(p)).filter_map(|i| whole.key(i)).map(|k| k.id.as_str()).collect();
+        assert_eq!(ordered, vec!["a", "z"], "and the id order knows the newcomer");
         let mut window = KeyPool::window(vec![key("a", &[])], false);
         window.apply_change(change("z", &[]), 100);
         assert_eq!(window.len(), 1);

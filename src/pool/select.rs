@@ -31,6 +31,32 @@ pub enum Pick {
     },
 }
 
+/// Most keys of a session's own order looked at before it gives up and the choice is uniform.
+pub const SESSION_CHOICES: u64 = 32;
+
+/// A session's choice: the first key of its own order that is usable for `model` and not in `tried`, with its rank
+/// in that order (0: the session's first choice). `None` when none of its first [`SESSION_CHOICES`] is.
+///
+/// The order comes from the pool's session table ([`KeyPool::session_slot`], a Maglev table: Eisenbud et al., 2016):
+/// rank r of a session is the key in slot `hash(session, r) mod M`. Every isolate that holds the same keys builds
+/// the same table, so it agrees on every session's order without coordination; each key holds the same number of
+/// slots give or take one, so sessions spread evenly; a key added or removed changes few slots besides its own, so
+/// few sessions move; and a step costs one hash and one lookup, whatever the size of the pool.
+pub fn pick_for_session(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, session: u64) -> Option<(usize, u64)> {
+    (0..SESSION_CHOICES).find_map(|rank| {
+        let index = pool.session_slot(mix(session ^ rank.wrapping_mul(0x9e37_79b9_7f4a_7c15)))?;
+        let usable = !tried.contains(&index) && !pool.is_blocked(index) && !is_cooling(&pool.state(index, model), now_s);
+        usable.then_some((index, rank))
+    })
+}
+
+/// SplitMix64's finaliser: spreads nearby inputs over the whole range.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// Chooses the next key for `model` (`None`: a models listing), skipping keys in `tried`.
 pub fn pick(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, rng: &mut fastrand::Rng) -> Option<Pick> {
     let len = pool.len();
@@ -79,6 +105,54 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    fn keys_with_ids(ids: &[String]) -> KeyPool {
+        KeyPool::new(ids.iter().map(|id| PoolKey { id: id.clone(), secret: Secret::new(format!("s-{id}")), coolings: vec![] }).collect())
+    }
+
+    #[test]
+    fn a_session_maps_to_the_same_key_whatever_order_the_keys_were_loaded_in() {
+        let ids: Vec<String> = (0..50).map(|i| format!("{:08x}-key", i * 7919)).collect();
+        let mut reversed = ids.clone();
+        reversed.reverse();
+        let (a, b) = (keys_with_ids(&ids), keys_with_ids(&reversed));
+        for session in 0..500u64 {
+            let one = pick_for_session(&a, Some("m"), &[], 0, session).and_then(|(i, _)| a.key(i)).map(|k| k.id.clone());
+            let two = pick_for_session(&b, Some("m"), &[], 0, session).and_then(|(i, _)| b.key(i)).map(|k| k.id.clone());
+            assert_eq!(one, two, "two isolates, two load orders, one choice (session {session})");
+        }
+    }
+
+    #[test]
+    fn a_cooling_first_choice_is_skipped_for_the_sessions_stable_second_choice() {
+        let ids: Vec<String> = (0..20).map(|i| format!("key-{i:02}")).collect();
+        let mut p = keys_with_ids(&ids);
+        let (first, rank) = pick_for_session(&p, Some("m"), &[], 100, 42).expect("a key");
+        assert_eq!(rank, 0);
+        let first_id = p.key(first).map(|k| k.id.clone()).expect("held");
+        p.learn_state(&first_id, "m", ModelCooling { end_at_s: 500, ..Default::default() }, 100);
+        let (second, rank) = pick_for_session(&p, Some("m"), &[], 100, 42).expect("a key");
+        assert!(rank > 0 && second != first);
+        for _ in 0..10 {
+            assert_eq!(pick_for_session(&p, Some("m"), &[], 100, 42).map(|(i, _)| i), Some(second), "it stays there");
+        }
+        assert_eq!(pick_for_session(&p, Some("m"), &[], 600, 42).map(|(i, _)| i), Some(first), "and comes back when the first is free");
+        assert_eq!(pick_for_session(&p, Some("other"), &[], 100, 42).map(|(i, _)| i), Some(first), "per model");
+    }
+
+    #[test]
+    fn sessions_spread_evenly_over_the_keys() {
+        let ids: Vec<String> = (0..100).map(|i| format!("{:08x}", (i as u64).wrapping_mul(2_654_435_761) % 0xffff_ffff)).collect();
+        let p = keys_with_ids(&ids);
+        let mut counts = vec![0u32; 100];
+        for session in 0..10_000u64 {
+            let (i, _) = pick_for_session(&p, None, &[], 0, mix(session)).expect("a key");
+            counts[i] += 1;
+        }
+        // Total variation distance from the even spread: half the sum of |share - 1%|.
+        let distance: f64 = counts.iter().map(|c| (f64::from(*c) / 10_000.0 - 0.01).abs()).sum::<f64>() / 2.0;
+        assert!(distance < 0.05, "within a few percent of even: {distance:.3} ({:?} .. {:?})", counts.iter().min(), counts.iter().max());
     }
 
     #[test]

@@ -9,7 +9,7 @@ import { startWorker } from "../harness/worker.mjs";
 import { deferred, startMock } from "../harness/mock-upstream.mjs";
 import { gemini, openai } from "../harness/providers.mjs";
 import { withTimeout } from "../harness/project.mjs";
-import { waitFor } from "./support/pool.mjs";
+import { attemptsOf, waitFor } from "./support/pool.mjs";
 
 const AUTH_KEY = "ob-e2e-direct-mode-51e7a0c94d2f";
 const FLASH = "gemini-2.5-flash";
@@ -57,15 +57,6 @@ function chat(worker) {
     signal: AbortSignal.timeout(15_000),
   });
 }
-
-const attemptsOf = (res) =>
-  (res.headers.get("x-one-balance-attempts") ?? "")
-    .split(",")
-    .filter(Boolean)
-    .map((p) => {
-      const [id, verdict] = p.trim().split("=");
-      return { id, verdict };
-    });
 
 /** No header that only makes sense for AI Gateway, and nothing of the caller's credentials. */
 function assertPlainDirectRequest(req) {

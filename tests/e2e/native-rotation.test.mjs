@@ -29,7 +29,8 @@ const forModel = (model) => (req) => req.path.includes(`/models/${model}:`);
 
 before(async () => {
   mock = await startMock();
-  worker = await startWorker({ vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0" }, mock });
+  // Uniform choice: these tests find a key by asking again with the same body (affinity would keep one key).
+  worker = await startWorker({ vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0", SESSION_AFFINITY: "off" }, mock });
 });
 after(async () => {
   await worker?.stop();
@@ -536,7 +537,7 @@ describe("all keys rate-limited, with the pool-wide throttle detector off", { ti
   let worker2;
   before(async () => {
     mock2 = await startMock();
-    worker2 = await startWorker({ vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0", THROTTLE_MIN_KEYS: "0" }, mock: mock2 });
+    worker2 = await startWorker({ vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0", THROTTLE_MIN_KEYS: "0", SESSION_AFFINITY: "off" }, mock: mock2 });
   });
   after(async () => {
     await worker2?.stop();

@@ -365,7 +365,7 @@ describe("leaving the pool through live traffic schedules the first re-check", {
   let shared;
   before(async () => {
     shared = worker;
-    worker = await startWorker({ vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0" }, mock });
+    worker = await startWorker({ vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0", SESSION_AFFINITY: "off" }, mock });
   });
   after(async () => {
     await worker?.stop();

@@ -42,7 +42,13 @@ function generate(worker, model = FLASH) {
   });
 }
 
-const attemptsOf = (res) => (res.headers.get("x-one-balance-attempts") ?? "").split(",").filter(Boolean).map((p) => p.trim().split("=")[1]);
+const attemptsOf = (res) =>
+  (res.headers.get("x-one-balance-attempts") ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map((p) => p.trim().split("="))
+    .filter(([id]) => id !== "affinity")
+    .map(([, verdict]) => verdict);
 
 /** Keys whose row carries any cooldown. */
 async function cooledKeys(worker) {

@@ -52,7 +52,7 @@ describe("upgrading the original project's database in place", () => {
     mock = await startMock();
     mock.on(() => true, gemini.success());
     worker = await startWorker({
-      vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0" },
+      vars: { AUTH_KEY, KEY_CACHE_TTL_SECONDS: "0", SESSION_AFFINITY: "off" },
       mock,
       beforeMigrations: ORIGINAL_SCHEMA + originalRows(nowS()),
     });

@@ -51,7 +51,8 @@ describe("the change feed carries one isolate's news to the others", { timeout: 
   let keys;
   before(async () => {
     mock = await startMock();
-    worker = await startWorker({ vars: { AUTH_KEY }, mock, isolates: 2 });
+    // Uniform choice: the test watches which keys an isolate still uses (affinity would keep one key).
+    worker = await startWorker({ vars: { AUTH_KEY, SESSION_AFFINITY: "off" }, mock, isolates: 2 });
     keys = await seedKeys(worker, "google-ai-studio", 2);
     mock.on(() => true, gemini.success());
     for (const i of [0, 1]) {
@@ -131,7 +132,7 @@ describe("a pool larger than KEY_WINDOW_SIZE is held as a window", { timeout: 60
   let worker;
   before(async () => {
     mock = await startMock();
-    worker = await startWorker({ vars: { AUTH_KEY, KEY_WINDOW_SIZE: "16" }, mock, isolates: ISOLATES });
+    worker = await startWorker({ vars: { AUTH_KEY, KEY_WINDOW_SIZE: "16", SESSION_AFFINITY: "off" }, mock, isolates: ISOLATES });
   });
   after(async () => {
     await worker?.stop();

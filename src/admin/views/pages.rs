@@ -5,6 +5,7 @@ use super::layout::{frame, Chrome};
 use crate::admin::display::{self, duration};
 use crate::admin::i18n::{fill, Text};
 use crate::admin::rows::ProviderLine;
+use crate::attempt::AffinityFigures;
 use crate::breaker::{Figures, BreakerConfig};
 use maud::{html, Markup};
 
@@ -16,6 +17,29 @@ pub struct ThrottleView<'a> {
     pub figures: &'a [Figures],
     /// Now, unix seconds (for time left).
     pub now_s: u64,
+}
+
+/// How this isolate's requests stayed on their sessions' keys.
+fn affinity_section(figures: &AffinityFigures, t: &Text) -> Markup {
+    let (with_session, held) = figures.shares();
+    html! {
+        section.affinity {
+            h2 { (t.affinity_title) }
+            p.muted.small-text { (t.affinity_note) }
+            @if figures.requests == 0 {
+                p.card.muted { (t.affinity_none) }
+            } @else {
+                p.card {
+                    (fill(t.affinity_figures, &[
+                        ("requests", &figures.requests.to_string()),
+                        ("with_session", &with_session.to_string()),
+                        ("held", &held.to_string()),
+                        ("moved", &figures.moved.to_string()),
+                    ]))
+                }
+            }
+        }
+    }
 }
 
 /// The sign-in form, with a message after a failed attempt.
@@ -118,7 +142,7 @@ fn throttle_section(view: &ThrottleView, t: &Text) -> Markup {
 }
 
 /// Every provider with its counts, the isolate's throttle figures, and a form to open any slug.
-pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine], throttle: &ThrottleView) -> Markup {
+pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine], throttle: &ThrottleView, affinity: &AffinityFigures) -> Markup {
     let t = chrome.lang.text();
     frame(
         chrome,
@@ -154,6 +178,7 @@ pub fn overview_page(chrome: &Chrome, lines: &[ProviderLine], throttle: &Throttl
                 }
             }
             (throttle_section(throttle, t))
+            (affinity_section(affinity, t))
             form.card method="get" action="/keys" {
                 label for="goto" { (t.goto_label) }
                 div.row {
@@ -209,7 +234,10 @@ mod tests {
             ProviderLine { provider: "openai".to_string(), known: true, counts: Counts { active: 3, cooling: 1, blocked: 0 } },
             ProviderLine { provider: "my-proxy".to_string(), known: false, counts: Counts { active: 1, ..Default::default() } },
         ];
-        let html = overview_page(&chrome(), &lines, &ThrottleView { config: &BreakerConfig::default(), figures: &[], now_s: 0 }).into_string();
+        let affinity = AffinityFigures { requests: 200, with_session: 150, held: 120, moved: 25 };
+        let html = overview_page(&chrome(), &lines, &ThrottleView { config: &BreakerConfig::default(), figures: &[], now_s: 0 }, &affinity).into_string();
+        assert!(html.contains("200 requests"), "{html}");
+        assert!(html.contains("75%") && html.contains("80%"), "shares of sessions and of first choices");
         assert!(html.contains(r#"<a href="/keys/openai">openai</a>"#), "{html}");
         assert!(html.contains(r#"<span class="badge active">3</span>"#));
         assert!(html.contains(r#"<span class="badge zero">0</span>"#));
@@ -236,7 +264,7 @@ mod tests {
         let config = BreakerConfig { min_keys: 2, percent: 80, window_s: 30, pause_s: 30 };
         let rows = [figures("google-ai-studio", "<script>m</script>", 1_025), figures("openai", "", 0)];
         let view = ThrottleView { config: &config, figures: &rows, now_s: 1_000 };
-        let html = overview_page(&chrome(), &[], &view).into_string();
+        let html = overview_page(&chrome(), &[], &view, &AffinityFigures::default()).into_string();
         assert!(html.contains("per isolate") && html.contains("paused for 30s") && html.contains("at least 2 distinct keys"), "{html}");
         assert!(html.contains("80%") && html.contains("within 30s"), "{html}");
         assert!(html.contains("<code>&lt;script&gt;m&lt;/script&gt;</code>") && !html.contains("<script>m"), "{html}");
@@ -247,14 +275,14 @@ mod tests {
         assert!(html.contains("without quota details") && html.contains("usable keys"), "{html}");
         assert!(html.contains("25s left"), "{html}");
         assert!(html.contains("(no model)"), "{html}");
-        let zh = overview_page(&Chrome { lang: Lang::Zh, here: "/", csrf: Some("tok") }, &[], &view).into_string();
+        let zh = overview_page(&Chrome { lang: Lang::Zh, here: "/", csrf: Some("tok") }, &[], &view, &AffinityFigures::default()).into_string();
         assert!(zh.contains("按隔离实例") && zh.contains("至少 2 个不同密钥") && zh.contains("暂停 30秒") && zh.contains("不带配额详情"), "{zh}");
     }
 
     #[test]
     fn the_overview_says_when_detection_is_off_or_nothing_was_seen() {
         let off = BreakerConfig { min_keys: 0, ..BreakerConfig::default() };
-        let html = overview_page(&chrome(), &[], &ThrottleView { config: &off, figures: &[], now_s: 0 }).into_string();
+        let html = overview_page(&chrome(), &[], &ThrottleView { config: &off, figures: &[], now_s: 0 }, &AffinityFigures::default()).into_string();
         assert!(html.contains("detection is off") && html.contains("No requests in the window"), "{html}");
         assert!(!html.contains("<table class=\"throttle\""));
     }

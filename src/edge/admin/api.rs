@@ -8,7 +8,7 @@ use super::http::{self, BodyError};
 use super::{auth, ops, store};
 use crate::admin::commands::{self, AddBody, DeleteBody, IdsBody, RemarkBody};
 use crate::admin::listing::{page_count, ListQuery, PER_PAGE};
-use crate::admin::rows::{overview, thresholds_json, throttle_json, COUNT_CAP};
+use crate::admin::rows::{affinity_json, overview, thresholds_json, throttle_json, COUNT_CAP};
 use crate::admin::routes::ApiCall;
 use crate::admin::wire;
 use crate::api_error::ApiError;
@@ -62,6 +62,7 @@ async fn answer(req: &Request, env: &Env, call: ApiCall<'_>, query: &str) -> std
             let throttle = throttle_json(&proxy::breaker_figures(&app.config, now_s), now_s);
             Ok(json!({
                 "providers": providers, "count_cap": COUNT_CAP, "throttle": throttle, "throttle_thresholds": thresholds_json(&app.config.breaker),
+                "affinity": affinity_json(&proxy::affinity_figures()),
             }))
         }
         ApiCall::ListKeys => list(env, &db, query, now_s).await,

@@ -105,7 +105,7 @@ impl SignedIn<'_> {
                 let lines = overview(stored);
                 let figures = proxy::breaker_figures(&self.app.config, self.now_s);
                 let throttle = ThrottleView { config: &self.app.config.breaker, figures: &figures, now_s: self.now_s };
-                self.visit.page(200, views::overview_page(&self.visit.chrome(Some(self.csrf)), &lines, &throttle))
+                self.visit.page(200, views::overview_page(&self.visit.chrome(Some(self.csrf)), &lines, &throttle, &proxy::affinity_figures()))
             }
             Err(error) => self.visit.fail(&auth::storage(error), Some(self.csrf)),
         }

@@ -7,7 +7,9 @@ use super::key_cache;
 use super::outbound::{Body, Outbound};
 use super::relay;
 use crate::api_error::ApiError;
+use crate::affinity::session_of;
 use crate::attempt::Destination;
+use crate::edge::web_headers::WebHeaders;
 use crate::compat::{self, Operation};
 use crate::edge::app::App;
 use crate::edge::clock;
@@ -90,6 +92,7 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
         headers: client::forwarded_headers(&req.headers(), grant, matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Gateway(_))))?,
         body: Body::Buffered(Uint8Array::from(body.as_slice())),
         model: Some(model.to_string()),
+        session: session_of(app.config.session_affinity, &WebHeaders(&req.headers()), &bytes).map(|s| s.hash),
         admission: None,
     };
     forward_and_wait(app.clone(), env, ctx, outbound).await
@@ -189,6 +192,7 @@ async fn fetch_listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'
         headers,
         body: Body::Empty,
         model: None,
+        session: None,
         admission: None,
     };
     let Ok(response) = forward_and_wait(app.clone(), env, ctx.clone(), outbound).await else { return Vec::new() };

@@ -9,7 +9,7 @@
 //! synchronously, so the success path needs no wasm-bindgen future.
 
 use super::client::{self, CLIENT_BODY_TIMEOUT_MS, MAX_BODY_BYTES};
-use super::isolate::{with_isolate, with_rng};
+use super::isolate::{count_affinity, with_isolate, with_rng};
 use super::key_cache::{self, SharedPool};
 use super::outbound::{put_key, Admission, Body, GatewayTags, Outbound};
 use super::{record, respond, usage};
@@ -65,15 +65,17 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
     })?;
     usage::maybe_flush(env, &ctx, app.config.usage_flush_s, started_ms / 1_000);
     key_cache::maybe_poll(env, &ctx, app.config.key_cache_ttl_s, started_ms);
-    let Outbound { destination, method, headers, body, model, admission } = outbound;
+    let Outbound { destination, method, headers, body, model, session, admission } = outbound;
     let (body, request) = match body {
         Body::Empty => (None, None),
         Body::Buffered(bytes) => (Some(bytes), None),
         Body::Unread(request) => (None, Some(request)),
     };
     let limits = Limits::from_config(&app.config, started_ms);
+    let mut attempts = AttemptLoop::new(destination, model, limits);
+    attempts.set_session(session);
     let job = Forwarding {
-        attempts: AttemptLoop::new(destination, model, limits),
+        attempts,
         admission,
         app,
         env: env.clone(),
@@ -130,8 +132,11 @@ impl Forwarding {
     pub fn admit(&mut self, body: &[u8]) -> Option<Response> {
         let admission = self.admission.take()?;
         match admission(body) {
-            Ok(model) => {
-                self.attempts.set_model(model);
+            Ok(admitted) => {
+                self.attempts.set_model(admitted.model);
+                if admitted.session.is_some() {
+                    self.attempts.set_session(admitted.session);
+                }
                 None
             }
             Err(error) => Some(self.error(&error)),
@@ -278,9 +283,11 @@ impl Forwarding {
 }
 
 impl Drop for Forwarding {
-    /// A request dropped with an attempt in flight (the client went away) ends that attempt's registration.
+    /// When the request is over: its session figures are counted, and an attempt still in flight (the client went
+    /// away) ends its registration.
     fn drop(&mut self) {
         with_isolate(&self.app.config.breaker, |isolate| self.attempts.abandon(isolate.in_flight));
+        count_affinity(self.attempts.affinity());
     }
 }
 

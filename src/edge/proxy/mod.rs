@@ -27,7 +27,7 @@ mod usage;
 
 pub use client::split_url;
 pub use compat_route::{handle as compat, models as compat_models};
-pub use isolate::breaker_figures;
+pub use isolate::{affinity_figures, breaker_figures};
 pub use key_cache::invalidate as invalidate_pool;
 pub use native::{handle as native, Call};
 pub use probe::{probe, Probe};

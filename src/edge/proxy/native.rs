@@ -8,10 +8,13 @@
 use super::client;
 use super::forward::{forward, forward_and_wait};
 use super::key_cache;
-use super::outbound::{Admission, Body, Outbound};
+use super::outbound::{Admission, Admitted, Body, Outbound};
 use super::respond::Served;
 use crate::api_error::ApiError;
+use crate::affinity::session_of;
 use crate::attempt::Destination;
+use crate::config::SessionAffinity;
+use crate::edge::web_headers::WebHeaders;
 use crate::edge::app::App;
 use crate::edge::clock;
 use crate::edge::guess_limit::{self, KeyCheck};
@@ -73,6 +76,9 @@ pub fn handle(app: Rc<App>, req: &Request, call: Call<'_>, env: &Env, ctx: Rc<Co
     }
 }
 
+/// No headers, for reading a session from the body alone.
+const NO_HEADERS: &[(&str, &str)] = &[];
+
 /// The rest of a request whose key is right: the provider grant, the headers that travel, the model rules (now, or
 /// in `relay` once the body is read), then the attempt loop.
 #[allow(clippy::too_many_arguments)]
@@ -83,13 +89,18 @@ fn admitted(app: Rc<App>, grant: &Grant, provider: &'static Provider, req: &Requ
     let through_gateway = matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Gateway(_)));
     let forwarded = client::forwarded_headers(&headers, grant, through_gateway)?;
     let content_type = headers.get("content-type").ok().flatten();
+    let mode = app.config.session_affinity;
+    let named = session_of(mode, &WebHeaders(&headers), &[]).map(|s| s.hash);
     let (body, model, admission) = if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
         let request = ModelRequest { rest, query, content_type: content_type.as_deref(), body: &[] };
         (Body::Empty, admit(grant, provider, &request, &method)?, None)
     } else {
         let (grant, rest, query, method) = (grant.clone(), rest.to_string(), query.to_string(), method.clone());
         let admission: Admission = Box::new(move |body: &[u8]| {
-            admit(&grant, provider, &ModelRequest { rest: &rest, query: &query, content_type: content_type.as_deref(), body }, &method)
+            let model = admit(&grant, provider, &ModelRequest { rest: &rest, query: &query, content_type: content_type.as_deref(), body }, &method)?;
+            // A session the headers named stands; otherwise the body may name one (or be fingerprinted).
+            let session = if named.is_some() || mode == SessionAffinity::Off { None } else { session_of(mode, NO_HEADERS, body).map(|s| s.hash) };
+            Ok(Admitted { model, session })
         });
         (Body::Unread(Clone::clone(req)), None, Some(admission))
     };
@@ -100,7 +111,7 @@ fn admitted(app: Rc<App>, grant: &Grant, provider: &'static Provider, req: &Requ
         rest: rest.to_string(),
         query: query.to_string(),
     };
-    let outbound = Outbound { destination, method, headers: forwarded, body, model, admission };
+    let outbound = Outbound { destination, method, headers: forwarded, body, model, session: named, admission };
     match key_cache::ready(provider.slug, app.config.key_cache_ttl_s, now_ms) {
         Some(pool) => Ok(Served::Now(forward(app, env, ctx, outbound, pool, now_ms)?.into())),
         None => {

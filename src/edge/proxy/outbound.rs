@@ -20,9 +20,17 @@ pub enum Body {
     Unread(Request),
 }
 
-/// The check a body must pass once read, returning the request's model: the native proxy's model rules, when the
-/// model may be named in the body.
-pub type Admission = Box<dyn FnOnce(&[u8]) -> Result<Option<String>, ApiError>>;
+/// What a body that passed its check says about the request.
+pub struct Admitted {
+    /// The model the cooldowns are kept for (`None`: a models listing).
+    pub model: Option<String>,
+    /// The request's session, when the body names one (see [`crate::affinity`]).
+    pub session: Option<u64>,
+}
+
+/// The check a body must pass once read: the native proxy's model rules, when the model may be named in the body;
+/// it also reads the session the body names.
+pub type Admission = Box<dyn FnOnce(&[u8]) -> Result<Admitted, ApiError>>;
 
 /// One request, ready to be sent with any pool key.
 pub struct Outbound {
@@ -36,7 +44,9 @@ pub struct Outbound {
     pub body: Body,
     /// The model the request asks for (`None`: a models listing, or not known until `admission` has read the body).
     pub model: Option<String>,
-    /// Run on a [`Body::Unread`] body once read; its model replaces `model`.
+    /// The request's session (see [`crate::affinity`]), when known before the body is read.
+    pub session: Option<u64>,
+    /// Run on a [`Body::Unread`] body once read; its model replaces `model`, and its session fills in `session`.
     pub admission: Option<Admission>,
 }
 

@@ -130,14 +130,23 @@ export function nextPacificMidnightS(s) {
 // ---------------------------------------------------------------------------------------------------------------
 // Responses
 
-/** The `x-one-balance-attempts` header parsed into `[{ id, verdict }]`. */
+/** The `x-one-balance-attempts` header parsed into `[{ id, verdict }]` (without its `affinity=` entry). */
 export function attemptsOf(res) {
   const line = res.headers.get("x-one-balance-attempts");
   if (!line) return [];
-  return line.split(",").map((part) => {
-    const [id, verdict] = part.trim().split("=");
-    return { id, verdict };
-  });
+  return line
+    .split(",")
+    .map((part) => {
+      const [id, verdict] = part.trim().split("=");
+      return { id, verdict };
+    })
+    .filter((a) => a.id !== "affinity");
+}
+
+/** The `affinity=` entry of the `x-one-balance-attempts` header: "held", "moved", "lost", or null (no session). */
+export function affinityOf(res) {
+  const entry = (res.headers.get("x-one-balance-attempts") ?? "").split(",").map((p) => p.trim()).find((p) => p.startsWith("affinity="));
+  return entry ? entry.slice("affinity=".length) : null;
 }
 
 /** Reads a body reader until `predicate(textSoFar)` holds or the stream ends; bounded by `timeoutMs`. */
