@@ -82,7 +82,6 @@ export const gemini = {
   invalidKey() {
     return googleError("400-api-key-invalid", 400);
   },
-  /** 403 PERMISSION_DENIED "Consumer 'api_key:…' has been suspended." */
   /** 401 UNAUTHENTICATED without a key-scoped reason: a suspect, confirmed by a probe before any block. */
   unauthenticated() {
     return googleError("401-unauthenticated", 401);
@@ -91,6 +90,11 @@ export const gemini = {
   filePermissionDenied() {
     return googleError("403-file-permission", 403);
   },
+  /** 403 PERMISSION_DENIED "The caller does not have permission": a suspect, like the 401 above. */
+  callerPermissionDenied() {
+    return googleError("403-caller-permission", 403);
+  },
+  /** 403 PERMISSION_DENIED "Consumer 'api_key:…' has been suspended." */
   suspended() {
     return googleError("403-suspended", 403);
   },
@@ -324,11 +328,11 @@ export const openrouter = {
       body,
     };
   },
-  /** 402 insufficient credits. */
   /** 402 "This request requires more credits, or fewer max_tokens": about this request's size, not the account. */
   requestExceedsCredits() {
     return { status: 402, headers: { "content-type": "application/json" }, body: fixture("openrouter/402-request-exceeds-credits") };
   },
+  /** 402 insufficient credits: the account is empty. */
   paymentRequired() {
     return { status: 402, headers: { "content-type": "application/json" }, body: fixture("openrouter/402-credits") };
   },

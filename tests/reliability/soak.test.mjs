@@ -9,6 +9,14 @@
 //   flaky   at random: 200, 500, 503 overloaded, AI Gateway 2009, 403 location, hang past UPSTREAM_TIMEOUT_MS, or a
 //           200 stream that drops the connection mid-way                         → never cooled, never blocked
 //   churn   like good; added and deleted through the admin JSON API (or D1 when that API is not there) meanwhile
+//   router  an OpenRouter key: 200, or 402 "requires more credits, or fewer max_tokens" for a request that asks too much
+//
+// Mixed into the normal traffic, poisoned clients send requests whose refusal is the request's fault, never the
+// key's (issue 15): a Gemini `fileData` of another project (403 "You do not have permission to access the File"),
+// requests the mock answers with an unexplained 401 UNAUTHENTICATED or 403 "The caller does not have permission" (the
+// Worker must check the key itself before blocking it), OpenRouter's 402 for a huge `max_tokens`, and a
+// model-restricted service key naming a model it may not use in every place Gemini, the compat route and OpenRouter
+// read one. The report counts the keys those requests took out of service: `keys_lost_to_client_errors` must be 0.
 //
 // Size (env): SOAK_REQUESTS (400), SOAK_CONCURRENCY (16), SOAK_SECONDS (40, the load loop's time bound), SOAK_SEED.
 // `scripts/soak` runs it bigger. The figures are printed at the end (and written to SOAK_REPORT if set).
@@ -19,7 +27,7 @@ import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
-import { aiGateway, gemini, openai as openaiReplies } from "../harness/providers.mjs";
+import { aiGateway, gemini, openai as openaiReplies, openrouter as openrouterReplies } from "../harness/providers.mjs";
 import { fakeKey, nextPacificMidnightS, nowS, seedKeys, waitFor } from "../e2e/support/pool.mjs";
 
 const REQUESTS = Number(process.env.SOAK_REQUESTS ?? 400);
@@ -28,6 +36,13 @@ const SECONDS = Number(process.env.SOAK_SECONDS ?? 40);
 const SEED = Number(process.env.SOAK_SEED ?? randomBytes(4).readUInt32LE(0));
 const UPSTREAM_TIMEOUT_MS = 400;
 const AUTH_KEY = `ob-soak-svc-${randomBytes(12).toString("hex")}`;
+/** A service key restricted to one Gemini model and one OpenRouter model. */
+const RESTRICTED_KEY = `ob-soak-cheap-${randomBytes(12).toString("hex")}`;
+const RESTRICTED_SCOPE = "google-ai-studio,gemini-2.5-flash&openrouter,openai/gpt-4o-mini";
+const ROUTER = "openrouter";
+const ROUTER_KEYS = 3;
+/** The kinds of upstream answer a poisoned request gets from a key with nothing wrong with it. */
+const POISON_KINDS = new Set(["file403", "suspect401", "suspect403", "credits402"]);
 const PROVIDER = "google-ai-studio";
 const MODELS = ["gemini-2.5-flash", "gemini-2.5-pro"];
 const CLASSES = { good: 4, dead: 6, limited: 6, daily: 4, flaky: 6 };
@@ -71,7 +86,8 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
   /** The reply for one upstream request, decided by the key's class. */
   function reply(req) {
     const path = req.path;
-    const compat = path.startsWith(`/${PROVIDER}/v1beta/openai/`);
+    const router = path.startsWith(`/${ROUTER}/`);
+    const compat = router || path.startsWith(`/${PROVIDER}/v1beta/openai/`);
     const key = compat ? (req.headers.authorization ?? "").replace(/^Bearer /, "") : req.headers["x-goog-api-key"];
     let body = {};
     try {
@@ -79,11 +95,19 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
     } catch {}
     const text = JSON.stringify(body);
     const rid = Number(/soak-(\d+)/.exec(text)?.[1] ?? -1);
+    const poison = /poison-(\w+)/.exec(text)?.[1];
     const model = compat ? body.model : /models\/([^:]+):/.exec(path)?.[1];
     const stream = compat ? body.stream === true : path.includes(":streamGenerateContent");
     const cls = gate(key) ?? "unknown";
+    // The Worker's own check of a suspect key: the provider's models listing, answered by whether the key works.
+    const probe = req.method === "GET" && /\/models$/.test(path);
     let kind;
-    if (cls === "good" || cls === "churn") kind = "ok";
+    if (probe) kind = cls === "dead" ? ["dead401", "dead403", "dead400"][keyClass.get(key).index % 3] : cls === "unknown" ? "unknown" : "listing";
+    else if (cls === "router") kind = poison === "credits" ? "credits402" : "ok";
+    else if (poison && ["good", "churn", "flaky"].includes(cls)) {
+      // A key with nothing wrong with it, refused for what the request asks.
+      kind = poison === "file" ? "file403" : rid % 2 ? "suspect401" : "suspect403";
+    } else if (cls === "good" || cls === "churn") kind = "ok";
     else if (cls === "dead") kind = ["dead401", "dead403", "dead400"][keyClass.get(key).index % 3];
     else if (cls === "limited") kind = "limited";
     else if (cls === "daily") kind = "daily";
@@ -98,6 +122,21 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
     switch (kind) {
       case "ok":
         out = stream ? streamed() : success();
+        break;
+      case "listing":
+        out = { status: 200, headers: { "content-type": "application/json" }, body: router ? { data: [] } : { models: [] } };
+        break;
+      case "file403":
+        out = gemini.filePermissionDenied();
+        break;
+      case "suspect401":
+        out = gemini.unauthenticated();
+        break;
+      case "suspect403":
+        out = gemini.callerPermissionDenied();
+        break;
+      case "credits402":
+        out = openrouterReplies.requestExceedsCredits();
         break;
       case "drop": {
         out = stream ? streamed() : success();
@@ -142,7 +181,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       default:
         out = { status: 418, body: { error: { message: "soak: unknown key reached the mock" } } };
     }
-    upstream.push({ rid, key, model, kind, status: out.status ?? 0, at: req.receivedAt ?? Date.now(), stream });
+    upstream.push({ rid, key, model, kind, status: out.status ?? 0, at: req.receivedAt ?? Date.now(), stream, probe });
     return out;
   }
 
@@ -231,30 +270,78 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
     });
   }
 
-  /** One request of a random shape; records what came back and whether it is well-formed. */
+  /** The four ways a model-restricted key tries to name a model it may not use. */
+  const BYPASSES = [
+    (rid) => ({
+      path: `/api/${PROVIDER}/v1beta/tunedModels/soak-tune:generateContent`,
+      headers: { "x-goog-api-key": RESTRICTED_KEY },
+      body: { contents: [{ role: "user", parts: [{ text: `soak-${rid}` }] }] },
+    }),
+    (rid) => ({
+      path: `/api/${PROVIDER}/v1beta/models/gemini-2.5-pro:generateContent`,
+      headers: { "x-goog-api-key": RESTRICTED_KEY },
+      body: { contents: [{ role: "user", parts: [{ text: `soak-${rid}` }] }] },
+    }),
+    (rid) => ({
+      path: "/api/compat/chat/completions",
+      headers: { authorization: `Bearer ${RESTRICTED_KEY}` },
+      body: { model: `${PROVIDER}/gemini-2.5-pro`, messages: [{ role: "user", content: `soak-${rid}` }] },
+    }),
+    (rid) => ({
+      path: `/api/${ROUTER}/v1/chat/completions`,
+      headers: { authorization: `Bearer ${RESTRICTED_KEY}` },
+      body: { model: "openai/gpt-4o-mini", models: ["anthropic/claude-opus-4"], messages: [{ role: "user", content: `soak-${rid}` }] },
+    }),
+  ];
+
+  /**
+   * One request of a random shape, from a normal or a poisoned client; records what came back and whether it is
+   * well-formed. `route` names the client: native, compat (the pool's own clients), restricted (a model-restricted key
+   * asking for its model), router (OpenRouter), and the poisoned ones: file, suspect, credits, bypass.
+   */
   async function oneRequest(rid) {
     const model = MODELS[Math.floor(random() * MODELS.length)];
     const r = random();
-    const route = r < 0.8 ? "native" : "compat";
-    const stream = random() < 0.45;
+    const route =
+      r < 0.06 ? "file" : r < 0.1 ? "suspect" : r < 0.15 ? "bypass" : r < 0.18 ? "restricted" : r < 0.22 ? "credits" : r < 0.26 ? "router" : random() < 0.8 ? "native" : "compat";
+    const stream = ["native", "compat", "file", "suspect"].includes(route) && random() < 0.45;
+    const json = { "content-type": "application/json" };
     let path;
     let init;
-    if (route === "native") {
-      path = `/api/${PROVIDER}/v1beta/models/${model}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
+    let dialect = "gemini";
+    if (route === "native" || route === "file" || route === "suspect" || route === "restricted") {
+      const parts = [{ text: `soak-${rid}${route === "native" || route === "restricted" ? "" : ` poison-${route}`}` }];
+      if (route === "file") parts.push({ fileData: { mimeType: "application/pdf", fileUri: "https://generativelanguage.googleapis.com/v1beta/files/soak-foreign" } });
+      const servedModel = route === "restricted" ? "gemini-2.5-flash" : model;
+      path = `/api/${PROVIDER}/v1beta/models/${servedModel}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
       init = {
         method: "POST",
-        headers: { "x-goog-api-key": AUTH_KEY, "content-type": "application/json" },
-        body: JSON.stringify({ contents: [{ role: "user", parts: [{ text: `soak-${rid}` }] }] }),
+        headers: { "x-goog-api-key": route === "restricted" ? RESTRICTED_KEY : AUTH_KEY, ...json },
+        body: JSON.stringify({ contents: [{ role: "user", parts }] }),
       };
-    } else {
+    } else if (route === "compat") {
+      dialect = "openai";
       path = "/api/compat/chat/completions";
       init = {
         method: "POST",
-        headers: { authorization: `Bearer ${AUTH_KEY}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${AUTH_KEY}`, ...json },
         body: JSON.stringify({ model: `${PROVIDER}/${model}`, stream, messages: [{ role: "user", content: `soak-${rid}` }] }),
       };
+    } else if (route === "router" || route === "credits") {
+      dialect = "openai";
+      path = `/api/${ROUTER}/v1/chat/completions`;
+      const content = `soak-${rid}${route === "credits" ? " poison-credits" : ""}`;
+      init = {
+        method: "POST",
+        headers: { authorization: `Bearer ${AUTH_KEY}`, ...json },
+        body: JSON.stringify({ model: "openai/gpt-4o-mini", max_tokens: route === "credits" ? 1_000_000_000 : 64, messages: [{ role: "user", content }] }),
+      };
+    } else {
+      const bypass = BYPASSES[rid % BYPASSES.length](rid);
+      path = bypass.path;
+      init = { method: "POST", headers: { ...bypass.headers, ...json }, body: JSON.stringify(bypass.body) };
     }
-    const answer = { rid, route, stream, model, status: 0, outcome: "", detail: "", body: "", headers: [] };
+    const answer = { rid, route, dialect, stream, model, status: 0, outcome: "", detail: "", body: "", headers: [] };
     answers.push(answer);
     // One connection per request. With keep-alive, a connection that carried a stream cut by the upstream is closed
     // by the runtime after a clean-looking end, and the next request sent on it fails before reaching the Worker
@@ -277,6 +364,17 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
   /** Sorts one answer into ok / upstream error / worker error / cut stream / malformed. */
   function judge(answer, contentType) {
     const { status, body } = answer;
+    if (answer.route === "bypass") {
+      // Refused before any key is used, in the client's own error format.
+      const forwarded = upstream.filter((u) => u.rid === answer.rid).length;
+      if (forwarded > 0) return void Object.assign(answer, { outcome: "malformed", detail: `a bypass reached the upstream ${forwarded}×` });
+      let type;
+      try {
+        type = JSON.parse(body)?.error?.type;
+      } catch {}
+      if (status !== 403 || type !== "permission_error") return void Object.assign(answer, { outcome: "malformed", detail: `bypass answered ${status} ${body.slice(0, 200)}` });
+      return void (answer.outcome = "refused");
+    }
     if (status === 200) {
       // The one upstream attempt that answered 2xx for this request served it.
       const served = upstream.find((u) => u.rid === answer.rid && u.status === 200);
@@ -291,7 +389,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       if (answer.stream) {
         const events = body.split(/\r?\n\r?\n/).filter((e) => e.trim());
         const last = events.at(-1) ?? "";
-        const clean = answer.route === "compat" ? last.trim() === "data: [DONE]" : /"finishReason":"STOP"/.test(last);
+        const clean = answer.dialect === "openai" ? last.trim() === "data: [DONE]" : /"finishReason":"STOP"/.test(last);
         if (!contentType.includes("text/event-stream") || !clean) {
           return void Object.assign(answer, { outcome: "malformed", detail: `stream did not end cleanly: …${body.slice(-120)}` });
         }
@@ -299,7 +397,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       }
       try {
         const json = JSON.parse(body);
-        const text = answer.route === "compat" ? json.choices?.[0]?.message?.content : json.candidates?.[0]?.content?.parts?.[0]?.text;
+        const text = answer.dialect === "openai" ? json.choices?.[0]?.message?.content : json.candidates?.[0]?.content?.parts?.[0]?.text;
         if (text !== `soak ${answer.rid}`) return void Object.assign(answer, { outcome: "malformed", detail: `wrong answer: ${body.slice(0, 200)}` });
         return void (answer.outcome = "ok");
       } catch {
@@ -357,7 +455,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
     mock.on(() => true, reply);
     worker = await startWorker({
       vars: {
-        AUTH_KEY,
+        AUTH_KEY: `${AUTH_KEY};${RESTRICTED_KEY}=${RESTRICTED_SCOPE}`,
         UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
         KEY_CACHE_TTL_SECONDS: "1",
         THROTTLE_MIN_KEYS: "0",
@@ -369,6 +467,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       const seeded = await seedKeys(worker, PROVIDER, count);
       seeded.forEach((k, index) => keyClass.set(k.key, { class: cls, index, id: k.id }));
     }
+    for (const [index, k] of (await seedKeys(worker, ROUTER, ROUTER_KEYS)).entries()) keyClass.set(k.key, { class: "router", index, id: k.id });
     adminApi = await detectAdminApi();
     churn.via = adminApi ? "admin API" : "D1 directly (no admin JSON API answered GET /admin/api/keys)";
   });
@@ -457,6 +556,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
         case "good":
         case "flaky":
         case "churn":
+        case "router":
           if (row.status !== "active") mismatches.push(`${label}: status ${row.status}`);
           if (Object.keys(coolings).length > 0) mismatches.push(`${label}: has coolings ${row.model_coolings}`);
           break;
@@ -500,6 +600,23 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
         }
       }
     }
+    // What the poisoned clients did: keys that answered them and are out of service now, and the most keys one
+    // poisoned request was refused by (a request's fault is returned at once; a suspect one is checked, then returned).
+    const healthyClasses = new Set(["good", "flaky", "churn", "router"]);
+    const lostToClients = [];
+    for (const [key, info] of keyClass) {
+      if (!healthyClasses.has(info.class) || info.deleted) continue;
+      if (!upstream.some((u) => u.key === key && POISON_KINDS.has(u.kind))) continue;
+      const row = rowByKey.get(key);
+      const coolings = row?.model_coolings ? JSON.parse(row.model_coolings) : {};
+      if (!row || row.status !== "active" || Object.keys(coolings).length > 0) lostToClients.push(`${info.class} key ${info.id?.slice(0, 8)}: ${row?.status ?? "gone"} ${row?.model_coolings ?? ""}`);
+    }
+    const poisonedRoutes = ["file", "suspect", "credits", "bypass"];
+    const poisoned = answers.filter((a) => poisonedRoutes.includes(a.route));
+    const poisonedByRoute = Object.fromEntries(poisonedRoutes.map((r) => [r, answers.filter((a) => a.route === r).length]));
+    const refusalsOf = (rid) => upstream.filter((u) => u.rid === rid && POISON_KINDS.has(u.kind)).length;
+    const tooManyRefusals = poisoned.filter((a) => refusalsOf(a.rid) > (a.route === "suspect" ? 2 : 1));
+    const probes = upstream.filter((u) => u.probe);
     const rowCount = rows.length;
     const expectedRows = [...keyClass.values()].filter((i) => !i.deleted).length;
     if (rowCount !== expectedRows) mismatches.push(`D1 holds ${rowCount} keys, expected ${expectedRows}`);
@@ -519,6 +636,13 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       keys_deleted: churn.deleted,
       key_churn_via: churn.via,
       churn_failures: churn.failures.length,
+      poisoned_requests: poisonedByRoute,
+      poisoned_answers_by_status: Object.fromEntries(
+        poisonedRoutes.map((r) => [r, answers.filter((a) => a.route === r).reduce((m, a) => ({ ...m, [a.status]: (m[a.status] ?? 0) + 1 }), {})]),
+      ),
+      most_keys_refusing_one_poisoned_request: Math.max(0, ...poisoned.map((a) => refusalsOf(a.rid))),
+      suspect_key_checks: probes.length,
+      keys_lost_to_client_errors: lostToClients.length,
     };
     console.log(`# soak figures ${JSON.stringify(figures)}`);
     if (process.env.SOAK_REPORT) writeFileSync(process.env.SOAK_REPORT, `${JSON.stringify({ figures, malformed: malformed.slice(0, 20), worker500: worker500.slice(0, 20), mismatches }, null, 2)}\n`);
@@ -531,14 +655,21 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       `${malformed.length} malformed answers`,
     );
     assert.deepEqual(worker500.slice(0, 5).map((a) => `#${a.rid}: ${a.detail}`), [], `${worker500.length} answers were the Worker's own 500`);
+    assert.deepEqual(lostToClients, [], "keys taken out of service by requests that were the client's fault");
+    assert.deepEqual(
+      tooManyRefusals.slice(0, 5).map((a) => `#${a.rid} ${a.route}: refused by ${refusalsOf(a.rid)} keys`),
+      [],
+      "a poisoned request went on to more keys than it may",
+    );
     assert.deepEqual(mismatches, [], "D1 state differs from what the upstream caused");
     assert.deepEqual(churn.failures, [], "adding or deleting keys failed during the soak");
     // The soak must have exercised what it claims to: every failure kind happened, and most requests succeeded.
-    for (const kind of ["ok", "dead401", "dead403", "dead400", "limited", "daily", "e500", "e503", "gw2009", "location", "hang"]) {
+    for (const kind of ["ok", "dead401", "dead403", "dead400", "limited", "daily", "e500", "e503", "gw2009", "location", "hang", ...POISON_KINDS, "listing"]) {
       assert.ok(upstreamKinds[kind] > 0, `the upstream never answered ${kind} (${JSON.stringify(upstreamKinds)})`);
     }
     assert.ok((byOutcome.ok ?? 0) > answers.length / 2, `fewer than half the requests succeeded: ${JSON.stringify(byOutcome)}`);
     assert.ok(churn.added > 0, "no key was added during the soak");
+    assert.ok((byOutcome.refused ?? 0) > 0 && byOutcome.refused === poisonedByRoute.bypass, `every bypass was refused: ${JSON.stringify(byOutcome)}`);
   });
 
   test("after the soak, secrets appear only where they belong", async () => {
@@ -557,7 +688,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       out.push(secret.slice(-size));
       return out;
     };
-    const secrets = [AUTH_KEY, ...keyClass.keys()];
+    const secrets = [AUTH_KEY, RESTRICTED_KEY, ...keyClass.keys()];
     const pieceOwner = new Map();
     for (const s of secrets) for (const p of pieces(s)) pieceOwner.set(p, s);
     const findLeaks = (text) => {
@@ -566,7 +697,7 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
       return hits;
     };
     const leaks = [];
-    const name = (s) => (s === AUTH_KEY ? "the service key" : `pool key ${keyClass.get(s)?.id?.slice(0, 8)} (${keyClass.get(s)?.class})`);
+    const name = (s) => (s === AUTH_KEY ? "the service key" : s === RESTRICTED_KEY ? "the restricted service key" : `pool key ${keyClass.get(s)?.id?.slice(0, 8)} (${keyClass.get(s)?.class})`);
     for (const line of worker.logs) for (const s of findLeaks(line)) leaks.push(`${name(s)} in a Worker log line: ${line.slice(0, 160)}`);
     for (const a of answers) {
       for (const s of findLeaks(a.body)) leaks.push(`${name(s)} in the answer body of #${a.rid}`);
@@ -575,13 +706,13 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
     let checkedUpstream = 0;
     for (const req of mock.requests) {
       checkedUpstream += 1;
-      const compat = req.path.startsWith(`/${PROVIDER}/v1beta/openai/`);
-      const [allowedHeader, allowedValue] = compat ? ["authorization", null] : ["x-goog-api-key", null];
+      const compat = req.path.startsWith(`/${ROUTER}/`) || req.path.startsWith(`/${PROVIDER}/v1beta/openai/`);
+      const allowedHeader = compat ? "authorization" : "x-goog-api-key";
       for (const s of findLeaks(`${req.url}\n${req.query}`)) leaks.push(`${name(s)} in an upstream URL ${req.path}`);
       for (const s of findLeaks(req.body.toString("latin1"))) leaks.push(`${name(s)} in an upstream body`);
       for (const [h, v] of Object.entries(req.headers)) {
         for (const s of findLeaks(String(v))) {
-          if (s === AUTH_KEY) leaks.push(`the service key in upstream header ${h}`);
+          if (s === AUTH_KEY || s === RESTRICTED_KEY) leaks.push(`${name(s)} in upstream header ${h}`);
           else if (h !== allowedHeader) leaks.push(`${name(s)} in upstream header ${h} (belongs in ${allowedHeader})`);
           else {
             const exact = compat ? String(v) === `Bearer ${s}` : String(v) === s;
@@ -589,7 +720,6 @@ describe("fault soak", { timeout: (SECONDS + 120) * 1000 }, () => {
           }
         }
       }
-      void allowedValue;
     }
     console.log(`# secrets: searched ${worker.logs.length} Worker log lines, ${answers.length} answers, ${checkedUpstream} upstream requests for ${secrets.length} secrets`);
     assert.deepEqual(leaks.slice(0, 10), [], `${leaks.length} secret leaks`);
