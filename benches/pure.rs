@@ -5,9 +5,11 @@
 //! `scripts/bench` runs this and copies the medians into bench/results.md.
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use one_balance::affinity::{session_of, SessionSource};
+use one_balance::config::SessionAffinity;
 use one_balance::cooldown::{self, CoolInput, ModelCooling};
 use one_balance::hints::CoolHint;
-use one_balance::pool::{parse_model_coolings, pick, KeyPool, Pick, PoolKey, Secret};
+use one_balance::pool::{parse_model_coolings, pick, pick_for_session, KeyPool, Pick, PoolKey, Secret};
 use one_balance::providers::{find, DailyReset};
 use one_balance::redact::redact;
 use one_balance::service_keys::ServiceKeys;
@@ -178,5 +180,56 @@ fn pool_load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, selection, classification, authentication, cooldown_math, pool_load);
+/// A coding agent's later turn: a long system prompt, a first message, then `turns` exchanges with tool output.
+fn agent_body(turns: usize) -> Vec<u8> {
+    let system = "You are a coding agent. Follow the repository's conventions. ".repeat(120);
+    let mut messages = vec![serde_json::json!({"role": "user", "content": "Fix the failing test in src/lib.rs."})];
+    for turn in 0..turns {
+        messages.push(serde_json::json!({"role": "assistant", "content": format!("Running the tests ({turn}).")}));
+        messages.push(serde_json::json!({"role": "user", "content": "test result: FAILED. ".repeat(60)}));
+    }
+    serde_json::to_vec(&serde_json::json!({"model": "claude-sonnet-4-5", "max_tokens": 8192, "system": system, "messages": messages}))
+        .expect("a JSON value serialises")
+}
+
+fn session_affinity(c: &mut Criterion) {
+    // What sticky keys cost a request: naming its session (a header, or one pass over the body for a fingerprint),
+    // hashing a pool's key ids (once per pool), and the session's pick next to a random one.
+    let body = agent_body(40);
+    let no_headers: [(&str, &str); 0] = [];
+    let claude_code = [("x-claude-code-session-id", "5f0c9a0e-2b7d-4c51-9d7e-0b1f8f1c2a33")];
+    let mut group = c.benchmark_group("affinity");
+    group.bench_function("session from Claude Code's header", |b| {
+        b.iter(|| black_box(session_of(SessionAffinity::On, &claude_code[..], black_box(&body))))
+    });
+    group.bench_function(format!("fingerprint of a {} KB agent body", body.len() / 1024), |b| {
+        b.iter(|| black_box(session_of(SessionAffinity::On, &no_headers[..], black_box(&body))))
+    });
+    for n in [1_024usize, 100_000] {
+        group.bench_function(format!("id hashes of {n} keys (once per pool)"), |b| {
+            b.iter_batched_ref(|| pool(n, |_| false), |fresh| black_box(fresh.id_hashes().len()), BatchSize::LargeInput)
+        });
+    }
+    for (name, n, cooling) in [("1,024 keys, none cooling", 1_024, false), ("100,000 keys, half cooling", 100_000, true)] {
+        let keys = pool(n, |i| cooling && i % 2 == 0);
+        let mut session = 0u64;
+        group.bench_function(format!("session pick, {name}"), |b| {
+            b.iter(|| {
+                session = session.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                black_box(pick_for_session(&keys, Some(MODEL), &[], NOW_S, session))
+            })
+        });
+        let mut rng = fastrand::Rng::with_seed(11);
+        group.bench_function(format!("random pick, {name}"), |b| b.iter(|| black_box(pick(&keys, Some(MODEL), &[], NOW_S, &mut rng))));
+    }
+    group.finish();
+
+    // Sanity: the body is fingerprinted (not named by a field), and a session's pick is a usable key.
+    assert_eq!(session_of(SessionAffinity::On, &no_headers[..], &body).map(|s| s.source), Some(SessionSource::Fingerprint));
+    let half = pool(1_000, |i| i % 2 == 0);
+    let (index, _) = pick_for_session(&half, Some(MODEL), &[], NOW_S, 42).expect("a usable key");
+    assert_eq!(index % 2, 1);
+}
+
+criterion_group!(benches, selection, classification, authentication, cooldown_math, pool_load, session_affinity);
 criterion_main!(benches);

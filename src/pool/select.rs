@@ -8,6 +8,7 @@
 //! 99 % of 100,000 keys cooling it avoids the scan on all but about 1 in 10^27 picks instead of 62 % of them
 //! (benches/pure.rs: 5 ms → microseconds).
 
+use super::hash::mix;
 use super::KeyPool;
 use crate::cooldown::is_cooling;
 
@@ -31,31 +32,44 @@ pub enum Pick {
     },
 }
 
-/// Most keys of a session's own order looked at before it gives up and the choice is uniform.
-pub const SESSION_CHOICES: u64 = 32;
-
-/// A session's choice: the first key of its own order that is usable for `model` and not in `tried`, with its rank
-/// in that order (0: the session's first choice). `None` when none of its first [`SESSION_CHOICES`] is.
+/// A session's choice: the key of the pool ranked highest for the session among those usable for `model` and not in
+/// `tried`, with how many keys ranked above it were passed over (0: the session's first choice). `None` when no key
+/// is usable.
 ///
-/// The order comes from the pool's session table ([`KeyPool::session_slot`], a Maglev table: Eisenbud et al., 2016):
-/// rank r of a session is the key in slot `hash(session, r) mod M`. Every isolate that holds the same keys builds
-/// the same table, so it agrees on every session's order without coordination; each key holds the same number of
-/// slots give or take one, so sessions spread evenly; a key added or removed changes few slots besides its own, so
-/// few sessions move; and a step costs one hash and one lookup, whatever the size of the pool.
+/// The ranking is rendezvous hashing (Thaler and Ravishankar, 1998): key k scores `mix(session ^ hash(k's id))` and
+/// the highest score wins. The score depends only on the session and the key's id, so every isolate that holds the
+/// same keys makes the same choice without coordination, whatever order it loaded them in; each key is first for an
+/// equal share of sessions; a key that leaves moves only its own sessions (each to its own second choice) and a key
+/// that joins takes only its share; and nothing is built: a pick is one pass of a multiply-and-shift per key
+/// (about 2 µs for a window of 1,024 keys on the host), the ids' hashes computed once per pool.
 pub fn pick_for_session(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, session: u64) -> Option<(usize, u64)> {
-    (0..SESSION_CHOICES).find_map(|rank| {
-        let index = pool.session_slot(mix(session ^ rank.wrapping_mul(0x9e37_79b9_7f4a_7c15)))?;
-        let usable = !tried.contains(&index) && !pool.is_blocked(index) && !is_cooling(&pool.state(index, model), now_s);
-        usable.then_some((index, rank))
-    })
+    let hashes = pool.id_hashes();
+    let score = |i: usize| mix(session ^ hashes[i]);
+    let usable = |i: usize| !tried.contains(&i) && !pool.is_blocked(i) && !is_cooling(&pool.state(i, model), now_s);
+    let first = (0..hashes.len()).max_by_key(|i| score(*i))?;
+    if usable(first) {
+        return Some((first, 0));
+    }
+    // The first choice is not usable: a second pass keeps the session's next few choices in order.
+    let mut leaders: Vec<(u64, usize)> = Vec::with_capacity(SESSION_LEADERS + 1);
+    for i in 0..hashes.len() {
+        let s = score(i);
+        if leaders.len() < SESSION_LEADERS || leaders.last().is_some_and(|(least, _)| s > *least) {
+            let at = leaders.partition_point(|(higher, _)| *higher > s);
+            leaders.insert(at, (s, i));
+            leaders.truncate(SESSION_LEADERS);
+        }
+    }
+    if let Some(rank) = leaders.iter().position(|(_, i)| usable(*i)) {
+        return Some((leaders[rank].1, rank as u64));
+    }
+    let chosen = (0..hashes.len()).filter(|i| usable(*i)).max_by_key(|i| score(*i))?;
+    let passed_over = (0..hashes.len()).filter(|i| score(*i) > score(chosen)).count() as u64;
+    Some((chosen, passed_over))
 }
 
-/// SplitMix64's finaliser: spreads nearby inputs over the whole range.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
+/// How many of a session's first choices the second pass keeps in order (past them, a third pass finds the choice).
+const SESSION_LEADERS: usize = 16;
 
 /// Chooses the next key for `model` (`None`: a models listing), skipping keys in `tried`.
 pub fn pick(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, rng: &mut fastrand::Rng) -> Option<Pick> {
@@ -153,6 +167,48 @@ mod tests {
         // Total variation distance from the even spread: half the sum of |share - 1%|.
         let distance: f64 = counts.iter().map(|c| (f64::from(*c) / 10_000.0 - 0.01).abs()).sum::<f64>() / 2.0;
         assert!(distance < 0.05, "within a few percent of even: {distance:.3} ({:?} .. {:?})", counts.iter().min(), counts.iter().max());
+    }
+
+    /// Which id each of `sessions` goes to in a pool of `ids`.
+    fn choices(ids: &[String], sessions: u64) -> Vec<String> {
+        let p = keys_with_ids(ids);
+        (0..sessions).map(|s| pick_for_session(&p, None, &[], 0, mix(s)).and_then(|(i, _)| p.key(i)).map(|k| k.id.clone()).expect("a key")).collect()
+    }
+
+    #[test]
+    fn a_key_that_joins_takes_only_its_share_and_a_key_that_leaves_moves_only_its_own() {
+        let ids: Vec<String> = (0..50).map(|i| format!("key-{i:03}")).collect();
+        let before = choices(&ids, 20_000);
+        let mut more = ids.clone();
+        more.push("key-025a".to_string());
+        let after = choices(&more, 20_000);
+        let moved: Vec<usize> = (0..before.len()).filter(|s| before[*s] != after[*s]).collect();
+        assert!(moved.iter().all(|s| after[*s] == "key-025a"), "every session that moved went to the new key");
+        assert!((250..550).contains(&moved.len()), "{} of 20,000 moved; its share is about 392", moved.len());
+
+        let fewer: Vec<String> = ids.iter().filter(|id| *id != "key-007").cloned().collect();
+        let after = choices(&fewer, 20_000);
+        for s in 0..before.len() {
+            if before[s] != "key-007" {
+                assert_eq!(before[s], after[s], "session {s} was not on the key that left, so it stays");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pick_passes_over_tried_and_blocked_keys_and_counts_them() {
+        let ids: Vec<String> = (0..10).map(|i| format!("key-{i}")).collect();
+        let mut p = keys_with_ids(&ids);
+        let (first, rank) = pick_for_session(&p, Some("m"), &[], 0, 7).expect("a key");
+        assert_eq!(rank, 0);
+        let (second, rank) = pick_for_session(&p, Some("m"), &[first], 0, 7).expect("a key");
+        assert_eq!((rank, second != first), (1, true));
+        let second_id = p.key(second).map(|k| k.id.clone()).expect("a key");
+        p.learn_blocked(&second_id, 0);
+        let (third, rank) = pick_for_session(&p, Some("m"), &[first], 0, 7).expect("a key");
+        assert_eq!((rank, third != first && third != second), (2, true));
+        let all: Vec<usize> = (0..10).collect();
+        assert_eq!(pick_for_session(&p, Some("m"), &all, 0, 7), None, "nothing usable: no session pick");
     }
 
     #[test]
