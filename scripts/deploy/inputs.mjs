@@ -6,7 +6,10 @@
 /** The public default of the original project: anyone can guess it. */
 export const PUBLIC_DEFAULT_KEY = "my-auth-key";
 
-/** Below this length a service key is accepted with a warning. */
+/**
+ * Below this length an unrestricted service key is refused (the Worker refuses to start with one:
+ * MIN_UNRESTRICTED_KEY_CHARS in src/service_keys.rs) and a model-restricted one gets a warning.
+ */
 export const SHORT_KEY_LENGTH = 16;
 
 const GRAMMAR = "key[(unix_expiry)][=provider[,model…][&provider[,model…]…]], definitions separated by ';'";
@@ -16,6 +19,7 @@ const GRAMMAR = "key[(unix_expiry)][=provider[,model…][&provider[,model…]…
  * whitespace anywhere is refused, because wrangler trims it and a stray space or newline from a copy-paste would
  * silently become part of (or vanish from) the secret.
  * Returns `{ ok: true, warnings }` or `{ ok: false, problem }`.
+ * An unrestricted key shorter than SHORT_KEY_LENGTH is refused, a short restricted one only warned about.
  */
 export function checkAuthKey(raw) {
   if (raw === undefined || raw === "") {
@@ -44,7 +48,16 @@ export function checkAuthKey(raw) {
       return { ok: false, problem: `AUTH_KEY definition ${position} is malformed: ${problem}. Expected ${GRAMMAR}.` };
     }
     const key = definition.split("=")[0].replace(/\(\d+\)$/, "");
-    if (key.length < SHORT_KEY_LENGTH) {
+    const unrestricted = !definition.includes("=");
+    if (unrestricted && [...key].length < SHORT_KEY_LENGTH) {
+      return {
+        ok: false,
+        problem:
+          `AUTH_KEY definition ${position} is an unrestricted key (it opens the admin page) shorter than ${SHORT_KEY_LENGTH} characters; ` +
+          "the Worker refuses to start with it. Use a long random value.",
+      };
+    }
+    if ([...key].length < SHORT_KEY_LENGTH) {
       warnings.push(
         `AUTH_KEY definition ${position} is shorter than ${SHORT_KEY_LENGTH} characters; a long random key is much harder to guess.`,
       );

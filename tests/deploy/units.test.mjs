@@ -61,8 +61,13 @@ describe("checkAuthKey", () => {
     assert.ok(!message.includes("super-secret-value-1"));
   });
 
-  test("warns about a short key without refusing it", () => {
-    const verdict = checkAuthKey("short;long-enough-key-0123456789");
+  test("refuses a short unrestricted key and warns about a short restricted one", () => {
+    const refused = checkAuthKey("long-enough-key-0123456789;short-admin-key");
+    assert.equal(refused.ok, false);
+    assert.match(refused.problem, /definition 2 is an unrestricted key .* shorter than 16 characters/);
+    assert.ok(!refused.problem.includes("short-admin-key"), "the key is not quoted");
+    assert.equal(checkAuthKey("sixteen-chars-12").ok, true, "16 is enough, as in the Worker");
+    const verdict = checkAuthKey("short=google-ai-studio;long-enough-key-0123456789");
     assert.equal(verdict.ok, true);
     assert.equal(verdict.warnings.length, 1);
     assert.match(verdict.warnings[0], /definition 1 is shorter/);
