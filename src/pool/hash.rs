@@ -1,5 +1,6 @@
-//! The two hashes sticky keys rank keys with ([`super::pick_for_session`]): one of a key's id, one that mixes it with
-//! a session's. Both are fixed functions of their input, so every isolate ranks the same keys the same way.
+//! The hashes behind sticky keys: a key id's, which places the key in the session table ([`super::session_table`]),
+//! and a mixer that spreads a session's ranks over the table ([`super::pick_for_session`]). Both are fixed functions
+//! of their input, so every isolate that holds the same keys builds the same table and makes the same choices.
 
 /// SplitMix64's finaliser: spreads nearby inputs over the whole range.
 pub fn mix(mut x: u64) -> u64 {

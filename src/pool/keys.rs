@@ -102,8 +102,8 @@ pub struct KeyPool {
     complete: bool,
     /// Indices of `keys` in id order: the order every isolate holding the same keys agrees on.
     by_id: Vec<u32>,
-    /// A hash of each key's id, by index, computed on the first session's pick (see [`super::pick_for_session`]).
-    id_hashes: OnceCell<Vec<u64>>,
+    /// The session table, built on the first session's pick (see [`super::session_table`]).
+    sessions: OnceCell<Vec<u32>>,
 }
 
 fn entry<'a>(coolings: &'a [(String, ModelCooling)], model: &str) -> Option<&'a ModelCooling> {
@@ -127,12 +127,19 @@ impl KeyPool {
     pub fn window(keys: Vec<PoolKey>, complete: bool) -> KeyPool {
         let mut by_id: Vec<u32> = (0..keys.len() as u32).collect();
         by_id.sort_unstable_by(|a, b| keys[*a as usize].id.cmp(&keys[*b as usize].id));
-        KeyPool { keys, learned: HashMap::new(), complete, by_id, id_hashes: OnceCell::new() }
+        KeyPool { keys, learned: HashMap::new(), complete, by_id, sessions: OnceCell::new() }
     }
 
-    /// A hash of each key's id, by index: the same in every isolate (computed on first use).
-    pub fn id_hashes(&self) -> &[u64] {
-        self.id_hashes.get_or_init(|| self.keys.iter().map(|key| super::hash::id_hash(&key.id)).collect())
+    /// The key in slot `hash mod M` of the session table (built on first use from the keys' ids).
+    pub fn session_slot(&self, hash: u64) -> Option<usize> {
+        let table = self.sessions.get_or_init(|| {
+            let by_id: Vec<(u32, &str)> = self.by_id.iter().map(|&i| (i, self.keys[i as usize].id.as_str())).collect();
+            super::session_table::build(&by_id)
+        });
+        if table.is_empty() {
+            return None;
+        }
+        table.get((hash % table.len() as u64) as usize).map(|i| *i as usize)
     }
 
     /// The index of the key at `position` in id order.
@@ -226,7 +233,7 @@ impl KeyPool {
                     let index = self.keys.len() as u32;
                     let at = self.by_id.partition_point(|i| self.keys[*i as usize].id < change.id);
                     self.by_id.insert(at, index);
-                    self.id_hashes = OnceCell::new();
+                    self.sessions = OnceCell::new();
                     self.keys.push(PoolKey { id: change.id.clone(), secret: row.secret, coolings: Vec::new() });
                 }
                 let learned = Learned { gone: false, coolings: row.coolings, replaces_loaded: true, learned_at_s: observed_at_s };

@@ -32,44 +32,24 @@ pub enum Pick {
     },
 }
 
-/// A session's choice: the key of the pool ranked highest for the session among those usable for `model` and not in
-/// `tried`, with how many keys ranked above it were passed over (0: the session's first choice). `None` when no key
-/// is usable.
-///
-/// The ranking is rendezvous hashing (Thaler and Ravishankar, 1998): key k scores `mix(session ^ hash(k's id))` and
-/// the highest score wins. The score depends only on the session and the key's id, so every isolate that holds the
-/// same keys makes the same choice without coordination, whatever order it loaded them in; each key is first for an
-/// equal share of sessions; a key that leaves moves only its own sessions (each to its own second choice) and a key
-/// that joins takes only its share; and nothing is built: a pick is one pass of a multiply-and-shift per key
-/// (about 2 µs for a window of 1,024 keys on the host), the ids' hashes computed once per pool.
-pub fn pick_for_session(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, session: u64) -> Option<(usize, u64)> {
-    let hashes = pool.id_hashes();
-    let score = |i: usize| mix(session ^ hashes[i]);
-    let usable = |i: usize| !tried.contains(&i) && !pool.is_blocked(i) && !is_cooling(&pool.state(i, model), now_s);
-    let first = (0..hashes.len()).max_by_key(|i| score(*i))?;
-    if usable(first) {
-        return Some((first, 0));
-    }
-    // The first choice is not usable: a second pass keeps the session's next few choices in order.
-    let mut leaders: Vec<(u64, usize)> = Vec::with_capacity(SESSION_LEADERS + 1);
-    for i in 0..hashes.len() {
-        let s = score(i);
-        if leaders.len() < SESSION_LEADERS || leaders.last().is_some_and(|(least, _)| s > *least) {
-            let at = leaders.partition_point(|(higher, _)| *higher > s);
-            leaders.insert(at, (s, i));
-            leaders.truncate(SESSION_LEADERS);
-        }
-    }
-    if let Some(rank) = leaders.iter().position(|(_, i)| usable(*i)) {
-        return Some((leaders[rank].1, rank as u64));
-    }
-    let chosen = (0..hashes.len()).filter(|i| usable(*i)).max_by_key(|i| score(*i))?;
-    let passed_over = (0..hashes.len()).filter(|i| score(*i) > score(chosen)).count() as u64;
-    Some((chosen, passed_over))
-}
+/// Most keys of a session's own order looked at before it gives up and the choice is uniform.
+pub const SESSION_CHOICES: u64 = 32;
 
-/// How many of a session's first choices the second pass keeps in order (past them, a third pass finds the choice).
-const SESSION_LEADERS: usize = 16;
+/// A session's choice: the first key of its own order that is usable for `model` and not in `tried`, with its rank
+/// in that order (0: the session's first choice). `None` when none of its first [`SESSION_CHOICES`] is.
+///
+/// The order comes from the pool's session table ([`KeyPool::session_slot`], a Maglev table: Eisenbud et al., 2016):
+/// rank r of a session is the key in slot `hash(session, r) mod M`. Every isolate that holds the same keys builds
+/// the same table, so it agrees on every session's order without coordination; each key holds the same number of
+/// slots give or take one, so sessions spread evenly; a key added or removed changes few slots besides its own, so
+/// few sessions move; and a step costs one hash and one lookup, whatever the size of the pool.
+pub fn pick_for_session(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, session: u64) -> Option<(usize, u64)> {
+    (0..SESSION_CHOICES).find_map(|rank| {
+        let index = pool.session_slot(mix(session ^ rank.wrapping_mul(0x9e37_79b9_7f4a_7c15)))?;
+        let usable = !tried.contains(&index) && !pool.is_blocked(index) && !is_cooling(&pool.state(index, model), now_s);
+        usable.then_some((index, rank))
+    })
+}
 
 /// Chooses the next key for `model` (`None`: a models listing), skipping keys in `tried`.
 pub fn pick(pool: &KeyPool, model: Option<&str>, tried: &[usize], now_s: u64, rng: &mut fastrand::Rng) -> Option<Pick> {
@@ -176,23 +156,24 @@ mod tests {
     }
 
     #[test]
-    fn a_key_that_joins_takes_only_its_share_and_a_key_that_leaves_moves_only_its_own() {
+    fn a_key_that_joins_or_leaves_moves_few_sessions_besides_its_own() {
         let ids: Vec<String> = (0..50).map(|i| format!("key-{i:03}")).collect();
         let before = choices(&ids, 20_000);
         let mut more = ids.clone();
         more.push("key-025a".to_string());
         let after = choices(&more, 20_000);
-        let moved: Vec<usize> = (0..before.len()).filter(|s| before[*s] != after[*s]).collect();
-        assert!(moved.iter().all(|s| after[*s] == "key-025a"), "every session that moved went to the new key");
-        assert!((250..550).contains(&moved.len()), "{} of 20,000 moved; its share is about 392", moved.len());
+        let to_new = (0..before.len()).filter(|s| after[*s] == "key-025a").count();
+        let moved_elsewhere = (0..before.len()).filter(|s| before[*s] != after[*s] && after[*s] != "key-025a").count();
+        // Its share is about 392. Measured: 403 to the new key, 1,161 between other keys (Maglev reshuffles some slots).
+        assert!((300..500).contains(&to_new), "{to_new} sessions went to the new key");
+        assert!(moved_elsewhere < 20_000 / 51 * 4, "{moved_elsewhere} sessions moved between other keys");
 
         let fewer: Vec<String> = ids.iter().filter(|id| *id != "key-007").cloned().collect();
         let after = choices(&fewer, 20_000);
-        for s in 0..before.len() {
-            if before[s] != "key-007" {
-                assert_eq!(before[s], after[s], "session {s} was not on the key that left, so it stays");
-            }
-        }
+        let own = before.iter().filter(|id| *id == "key-007").count();
+        let others_moved = (0..before.len()).filter(|s| before[*s] != "key-007" && before[*s] != after[*s]).count();
+        // Measured: 398 on the key that left; 1,060 others moved.
+        assert!(others_moved < own * 4, "{others_moved} sessions of other keys moved ({own} were on the key that left)");
     }
 
     #[test]
@@ -201,12 +182,12 @@ mod tests {
         let mut p = keys_with_ids(&ids);
         let (first, rank) = pick_for_session(&p, Some("m"), &[], 0, 7).expect("a key");
         assert_eq!(rank, 0);
-        let (second, rank) = pick_for_session(&p, Some("m"), &[first], 0, 7).expect("a key");
-        assert_eq!((rank, second != first), (1, true));
+        let (second, second_rank) = pick_for_session(&p, Some("m"), &[first], 0, 7).expect("a key");
+        assert!(second_rank >= 1 && second != first);
         let second_id = p.key(second).map(|k| k.id.clone()).expect("a key");
         p.learn_blocked(&second_id, 0);
-        let (third, rank) = pick_for_session(&p, Some("m"), &[first], 0, 7).expect("a key");
-        assert_eq!((rank, third != first && third != second), (2, true));
+        let (third, third_rank) = pick_for_session(&p, Some("m"), &[first], 0, 7).expect("a key");
+        assert!(third_rank > second_rank && third != first && third != second);
         let all: Vec<usize> = (0..10).collect();
         assert_eq!(pick_for_session(&p, Some("m"), &all, 0, 7), None, "nothing usable: no session pick");
     }
