@@ -3,19 +3,9 @@
 //! (`{"type":"error","error":{"type","message"}}`) on the Messages routes and Anthropic's native routes
 //! ([`ErrorShape`]). A message never quotes a key.
 
+use crate::providers::ErrorShape;
 use crate::service_keys::Denial;
 use serde::Serialize;
-
-/// The shape of an error body: which SDK family reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ErrorShape {
-    /// `{"error":{"message","type","code"}}`: the OpenAI SDKs, and everything that copies them (Gemini's SDK reads
-    /// `error.message` too).
-    #[default]
-    OpenAi,
-    /// `{"type":"error","error":{"type","message"}}`, the type following the status: Anthropic's SDKs and Claude Code.
-    Anthropic,
-}
 
 /// One error answer of the Worker's own.
 #[derive(Debug, Clone, PartialEq, Eq)]

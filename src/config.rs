@@ -4,7 +4,6 @@
 //! error, so a typo in `wrangler.jsonc` shows up as a clear message rather than a silent default.
 
 use crate::providers;
-use crate::request_model;
 use crate::breaker::BreakerConfig;
 use std::fmt;
 
@@ -208,16 +207,25 @@ fn parse_model_aliases(list: &str) -> Result<Vec<ModelAlias>, ConfigError> {
                 "the pattern {pattern:?} must be a model name without '/' (such as claude-sonnet-4-5), optionally ending in '*'"
             )));
         }
-        let (slug, model) = request_model::split_compat_model(target)
-            .map_err(|_| problem(format!("{target:?} (for {pattern}) must be provider/model, such as google-ai-studio/gemini-2.5-flash")))?;
+        let (slug, model) = target
+            .split_once('/')
+            .filter(|(slug, model)| !slug.is_empty() && !model.is_empty())
+            .ok_or_else(|| problem(format!("{target:?} (for {pattern}) must be provider/model, such as google-ai-studio/gemini-2.5-flash")))?;
         let provider = match providers::find_poolable(slug) {
             Ok(provider) => provider,
             Err(_) => return Err(problem(format!("{slug:?} (for {pattern}) is not a provider whose keys can be pooled"))),
         };
-        request_model::check_model(model).map_err(|why| problem(format!("the model for {pattern}: {why}")))?;
+        if !is_plain_model_name(model) {
+            return Err(problem(format!("the model for {pattern} must be at most 256 bytes without spaces, quotes, backslashes or control characters")));
+        }
         aliases.push(ModelAlias { pattern: stem.to_string(), prefix, provider: provider.slug, model: model.to_string() });
     }
     Ok(aliases)
+}
+
+/// A model name every route accepts (stricter than `request_model::check_model`, which the routes apply again).
+fn is_plain_model_name(model: &str) -> bool {
+    model.len() <= 256 && model != "*" && !model.chars().any(|c| c.is_control() || c.is_whitespace() || c == '"' || c == '\\')
 }
 
 fn is_slug(name: &str) -> bool {

@@ -15,7 +15,8 @@
 //! Conversions are stateless: a Responses request that needs stored state (`previous_response_id`, `store: true`)
 //! is honoured only where the upstream keeps it (OpenAI, passed through) and refused with 400 elsewhere.
 
-use crate::api_error::{ApiError, ErrorShape};
+use crate::api_error::ApiError;
+use crate::providers::ErrorShape;
 use crate::config::Config;
 use crate::convert::anthropic::{self, AnthropicStream};
 use crate::convert::responses::{self, ResponsesStream};
@@ -83,7 +84,10 @@ pub fn resolve_model(name: &str, route_provider: Option<&'static Provider>, conf
     if name.trim().is_empty() {
         return Err(invalid(CompatModelError::Missing.message()));
     }
-    let (provider, model) = match (config.alias_for(name), route_provider) {
+    // Aliases are for names without a provider; a name with a '/' is `provider/model` (or, under a provider's
+    // path, that provider's own name such as OpenRouter's `meta-llama/llama-3-8b`).
+    let alias = if name.contains('/') { None } else { config.alias_for(name) };
+    let (provider, model) = match (alias, route_provider) {
         (Some(alias), Some(route)) if alias.provider != route.slug => {
             return Err(invalid(&format!(
                 "MODEL_ALIASES sends {name:?} to {}/{}, not to {}: use /api/compat, or a {} model here",
@@ -283,6 +287,9 @@ mod tests {
         assert_eq!(resolved("claude-sonnet-4-5-20250929", None), Ok(("google-ai-studio", "gemini-2.5-pro".into())));
         assert_eq!(resolved("claude-haiku-4-5", None), Ok(("google-ai-studio", "gemini-2.5-flash-lite".into())));
         assert_eq!(resolved("gpt-5.5", None), Ok(("openai", "gpt-5".into())));
+        let greedy = config(&[("MODEL_ALIASES", "goo*=openai/gpt-5")]);
+        let (provider, model) = resolve_model("google-ai-studio/gemini-2.5-flash", None, &greedy).expect("routable");
+        assert_eq!((provider.slug, model.as_str()), ("google-ai-studio", "gemini-2.5-flash"), "aliases never capture provider/model names");
     }
 
     #[test]

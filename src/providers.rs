@@ -7,7 +7,6 @@
 //! `shared/PROVIDERS.md` live only here, so one edit fixes them. Each row has a test of its own below the table
 //! (`row_<slug>`), and table-wide invariants are tested too.
 
-use crate::api_error::ErrorShape;
 
 /// Where a key (the caller's service key, or the pool key sent upstream) travels in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +95,17 @@ pub enum ModelPlace {
     /// the model (<https://developers.cloudflare.com/ai-gateway/usage/providers/huggingface/>). `v1/…` is the
     /// OpenAI-compatible router (model in the body).
     HuggingFacePath,
+}
+
+/// The shape of an error body: which SDK family reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorShape {
+    /// `{"error":{"message","type","code"}}`: the OpenAI SDKs, and everything that copies them (Gemini's SDK reads
+    /// `error.message` too).
+    #[default]
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}`, the type following the status: Anthropic's SDKs and Claude Code.
+    Anthropic,
 }
 
 /// What the chat-completions converters ([`crate::convert`]) must know about a provider's chat API, for clients

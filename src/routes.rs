@@ -15,7 +15,7 @@
 //! Compat paths may repeat the `/v1` guides put in base URLs: `/api/compat/v1/chat/completions` is
 //! `/api/compat/chat/completions`.
 
-use crate::api_error::ErrorShape;
+use crate::providers::ErrorShape;
 use crate::providers;
 
 /// Which handler serves a request.

@@ -351,3 +351,65 @@ export const aiGateway = {
     return { status: 429, headers: { "content-type": "application/json" }, body: fixture("gateway/429-rate-limited") };
   },
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// OpenAI-style chat completions as Gemini's OpenAI-compatible endpoint (`v1beta/openai/chat/completions`) answers
+// them: what a converted Anthropic Messages or OpenAI Responses request gets back. Tool calls come whole, one entry
+// each with an `id` and no `index`, the first carrying Gemini's thought signature in `extra_content`.
+
+/**
+ * A tool call for `chat.completion` / `chat.stream`: `{ id, name, args (object or JSON text), signature }`.
+ * @typedef {{ id?: string, name: string, args?: object|string, signature?: string }} ChatToolCall
+ */
+const toolCallOf = (call, i) => ({
+  ...(call.signature ? { extra_content: { google: { thought_signature: call.signature } } } : {}),
+  function: { arguments: typeof call.args === "string" ? call.args : JSON.stringify(call.args ?? {}), name: call.name },
+  id: call.id ?? `function-call-${1000 + i}`,
+  type: "function",
+});
+
+export const chat = {
+  /** 200 chat.completion with `content` and/or `toolCalls` (finish_reason tool_calls when there are calls). */
+  completion({ content = "Hello from the mock chat.", toolCalls = [], model = "gemini-2.5-flash", usage = { prompt_tokens: 11, completion_tokens: 5 } } = {}) {
+    return {
+      status: 200,
+      headers: { "content-type": "application/json", "x-request-id": `req_${id(8)}` },
+      body: {
+        choices: [
+          {
+            finish_reason: toolCalls.length > 0 ? "tool_calls" : "stop",
+            index: 0,
+            message: { content: toolCalls.length > 0 && !content ? null : content, role: "assistant", ...(toolCalls.length > 0 ? { tool_calls: toolCalls.map(toolCallOf) } : {}) },
+          },
+        ],
+        created: Math.floor(Date.now() / 1000),
+        id: id(11),
+        model,
+        object: "chat.completion",
+        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      },
+    };
+  },
+  /**
+   * The events of a streamed chat completion: one per text delta, one per tool call, a last one with the finish
+   * reason and usage, then `[DONE]` (unless `done: false`). Each event is `data: {…}\n\n`.
+   */
+  events({ texts = [], toolCalls = [], model = "gemini-2.5-flash", finishReason, done = true } = {}) {
+    const base = { created: Math.floor(Date.now() / 1000), id: id(11), model, object: "chat.completion.chunk" };
+    const chunk = (delta, extra = {}) => ({ ...base, choices: [{ delta: { role: "assistant", ...delta }, index: 0, ...extra }] });
+    const events = [
+      ...texts.map((content) => chunk({ content })),
+      ...toolCalls.map((call, i) => chunk({ tool_calls: [toolCallOf(call, i)] })),
+      { ...chunk({}, { finish_reason: finishReason ?? (toolCalls.length > 0 ? "tool_calls" : "stop") }), usage: { completion_tokens: 7, prompt_tokens: 12, total_tokens: 19 } },
+    ];
+    return [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), ...(done ? ["data: [DONE]\n\n"] : [])];
+  },
+  /** 200 SSE reply of `chat.events(options)`, one mock chunk per event (put `after` on one to hold it back). */
+  stream(options = {}) {
+    return {
+      status: 200,
+      headers: { "content-type": "text/event-stream", "x-request-id": `req_${id(8)}` },
+      chunks: chat.events(options).map((data) => ({ data })),
+    };
+  },
+};
