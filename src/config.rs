@@ -195,7 +195,7 @@ fn parse_direct_base_urls(list: &str) -> Result<Vec<(&'static str, String)>, Con
 fn parse_model_aliases(list: &str) -> Result<Vec<ModelAlias>, ConfigError> {
     let problem = |problem: String| ConfigError { var: "MODEL_ALIASES", problem };
     let mut aliases = Vec::new();
-    for entry in list.split(|c: char| c == ',' || c == '\n').map(str::trim).filter(|s| !s.is_empty()) {
+    for entry in list.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
         let (pattern, target) = entry.split_once('=').ok_or_else(|| problem(format!("{entry:?} is not pattern=provider/model")))?;
         let (pattern, target) = (pattern.trim(), target.trim());
         let (stem, prefix) = match pattern.strip_suffix('*') {
