@@ -297,12 +297,21 @@ describe("Anthropic Messages on every pool", { timeout: 120_000 }, () => {
     );
     await expectError(ask(client, "openai/gpt-4o-mini"), Anthropic.InternalServerError, 503, "api_error", /no active key for provider openai/);
     await expectError(ask(makeClient(ADMIN_KEY, "/api/openrouter"), "claude-sonnet-4-5"), Anthropic.BadRequestError, 400, "invalid_request_error", /\/api\/compat/);
+    await expectError(ask(makeClient("ob-e2e-messages-wrong-key-0000", "/api/anthropic"), "claude-sonnet-4-5"), Anthropic.AuthenticationError, 401, "authentication_error");
     assert.equal(mock.requests.length, 0, "none of these reached an upstream");
 
     mock.on({ method: "POST", path: GEMINI_CHAT }, chat.completion({ content: "allowed" }));
     const ok = await ask(app, "claude-haiku-4-5");
     assert.equal(ok.content[0].text, "allowed", "the key's one model, reached through an alias");
     assert.equal(mock.requests[0].json().model, "gemini-2.5-flash");
+    // Claude Code's own request (12 tools whose schemas have members named "model") passes a model-restricted key.
+    const res = await timedFetch(`${worker.url}/api/compat/v1/messages?beta=true`, {
+      method: "POST",
+      headers: { ...CLAUDE_CODE_HEADERS, "x-api-key": APP_KEY },
+      body: JSON.stringify({ ...CLAUDE_CODE, model: "claude-haiku-4-5", stream: false }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal((await res.json()).content[0].text, "allowed");
   });
 
   test("a stream cut by the upstream ends with an error event, never with message_stop", async () => {
@@ -359,6 +368,7 @@ describe("Anthropic Messages on every pool", { timeout: 120_000 }, () => {
         assert.deepEqual(body.messages.at(-1), { role: "tool", content: "TOOL-OUTPUT-7", tool_call_id: CLAUDE_CODE.messages.at(-2).content[1].id });
         assert.equal(body.max_tokens, i === 0 ? 128000 : 64000);
         assert.equal(req.headers["anthropic-beta"], undefined);
+        assert.equal(req.headers.accept, i === 0 ? "text/event-stream" : "application/json");
       }
       assertOnlyPoolKeys();
     });

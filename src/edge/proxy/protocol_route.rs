@@ -86,7 +86,11 @@ pub async fn handle(app: Rc<App>, req: &Request, call: ClientCall, route_provide
     for name in PROTOCOL_HEADERS {
         headers.delete(name).map_err(|_| ApiError::misconfigured("the Worker could not build the upstream headers"))?;
     }
-    headers.set("content-type", "application/json").map_err(|_| ApiError::misconfigured("the Worker could not build the upstream headers"))?;
+    // The chat request's own types: Claude Code asks `accept: application/json` even for a stream.
+    let accept = if converted.stream { "text/event-stream" } else { "application/json" };
+    for (name, value) in [("content-type", "application/json"), ("accept", accept)] {
+        headers.set(name, value).map_err(|_| ApiError::misconfigured("the Worker could not build the upstream headers"))?;
+    }
     let conversion = Conversion { api: call.api(), stream: converted.stream, client_model: converted.client_model };
     let outbound = Outbound {
         destination: Destination {
