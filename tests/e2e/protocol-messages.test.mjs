@@ -13,7 +13,7 @@ import { startWorker } from "../harness/worker.mjs";
 import { deferred, startMock } from "../harness/mock-upstream.mjs";
 import { chat, gemini } from "../harness/providers.mjs";
 import { ROOT, withTimeout } from "../harness/project.mjs";
-import { attemptsOf, seedKeys, timedFetch } from "./support/pool.mjs";
+import { attemptsOf, nowS, seedKeys, timedFetch } from "./support/pool.mjs";
 
 const ADMIN_KEY = "ob-e2e-messages-admin-5e1f0a9c27d3";
 const APP_KEY = "ob-e2e-messages-app-83b6d2c40f17";
@@ -312,6 +312,23 @@ describe("Anthropic Messages on every pool", { timeout: 120_000 }, () => {
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal((await res.json()).content[0].text, "allowed");
+  });
+
+  test("every key cooling: the last upstream 429 comes back Anthropic-shaped, with Retry-After from the pool", async () => {
+    const model = "gemini-2.0-flash-lite";
+    const until = nowS() + 90;
+    for (const k of pools.gemini) {
+      await worker.d1.run("UPDATE keys SET model_coolings = ? WHERE id = ?", JSON.stringify({ [model]: { end_at: until, total_seconds: 65 } }), k.id);
+    }
+    mock.on({ method: "POST", path: GEMINI_CHAT }, gemini.rateLimited({ retryDelay: "37s", model }));
+    await assert.rejects(client.messages.create({ model: `google-ai-studio/${model}`, max_tokens: 16, messages: [{ role: "user", content: "hi" }] }), (err) => {
+      assert.ok(err instanceof Anthropic.RateLimitError, `${err?.constructor?.name}: ${err?.message}`);
+      assert.equal(err.error.type, "error");
+      assert.equal(err.error.error.type, "rate_limit_error");
+      assert.ok(Number(err.headers.get("retry-after")) >= 80, `retry-after ${err.headers.get("retry-after")}`);
+      return true;
+    });
+    assert.ok(mock.requests.length <= 1, "only the soonest-free key is tried, once");
   });
 
   test("a stream cut by the upstream ends with an error event, never with message_stop", async () => {
