@@ -188,6 +188,7 @@ export function convertThrough(upstream, converter, allowed, prefixes, fixed) {
         try {
           next = reader === undefined ? { done: true, value: undefined } : await reader.read();
         } catch {
+          if (!live) return;
           const bytes = end((c) => c.abort());
           if (bytes.byteLength > 0) controller.enqueue(bytes);
           controller.close();
