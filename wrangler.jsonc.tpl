@@ -28,6 +28,11 @@
     // Each write costs one D1 row per key used since the last one; raise it if the free plan's 100,000 rows
     // written per day get tight (see README).
     "USAGE_FLUSH_SECONDS": "300",
+    // Model names a client sends without a provider, sent to pool models: comma-separated pattern=provider/model,
+    // a trailing * matching any ending, the first match winning. Claude Code sends its own names (claude-sonnet-…,
+    // claude-haiku-…, claude-opus-…) and Codex its own (gpt-5.5), e.g.
+    // "claude-haiku-*=google-ai-studio/gemini-2.5-flash,claude-*=google-ai-studio/gemini-2.5-pro,gpt-5*=google-ai-studio/gemini-2.5-pro"
+    "MODEL_ALIASES": "",
     // Time allowed for an upstream to send response headers.
     "UPSTREAM_TIMEOUT_MS": "60000"
   },

@@ -7,7 +7,10 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use one_balance::affinity::{session_of, SessionSource};
 use one_balance::config::SessionAffinity;
+use one_balance::convert::responses::{OtherTools, ResponsesOptions};
+use one_balance::convert::{anthropic, responses, MaxTokensField, Reply, UpstreamChat};
 use one_balance::cooldown::{self, CoolInput, ModelCooling};
+use one_balance::protocols::{AnswerConverter, ClientApi, Conversion};
 use one_balance::hints::CoolHint;
 use one_balance::pool::{parse_model_coolings, pick, pick_for_session, KeyPool, Pick, PoolKey, Secret};
 use one_balance::providers::{find, DailyReset};
@@ -237,5 +240,67 @@ fn session_affinity(c: &mut Criterion) {
     assert_eq!(index % 2, 1);
 }
 
-criterion_group!(benches, selection, classification, authentication, cooldown_math, pool_load, session_affinity);
+
+/// A streamed chat answer of `events` upstream events as Gemini's OpenAI endpoint sends them: a few words each (some
+/// Chinese and emoji), then a tool call, the finish reason with usage, and `[DONE]`; one network chunk per event.
+fn streamed_answer(events: usize) -> Vec<Vec<u8>> {
+    let words = ["The parser ", "drops the ", "\\r before ", "\\n, so ", "CRLF streams ", "修好了 ", "✅ ", "split early. "];
+    let mut chunks: Vec<Vec<u8>> = (0..events)
+        .map(|i| {
+            format!(
+                "data: {{\"choices\":[{{\"delta\":{{\"content\":\"{}\",\"role\":\"assistant\"}},\"index\":0}}],\"created\":1759222700,\"id\":\"rLXbaJ2rKsWz7M8PqdWQ4Ao\",\"model\":\"gemini-2.5-pro\",\"object\":\"chat.completion.chunk\",\"usage\":{{\"completion_tokens\":{i},\"prompt_tokens\":4210,\"total_tokens\":{}}}}}\n\n",
+                words[i % words.len()],
+                4210 + i
+            )
+            .into_bytes()
+        })
+        .collect();
+    chunks.push(br#"data: {"choices":[{"delta":{"role":"assistant","tool_calls":[{"extra_content":{"google":{"thought_signature":"CtYBAdHtim9tM1pQ+Zz2Yt7Nw=="}},"function":{"arguments":"{\"file_path\":\"src/convert/sse.rs\"}","name":"Read"},"id":"function-call-13862241","type":"function"}]},"index":0,"finish_reason":"stop"}],"model":"gemini-2.5-pro","object":"chat.completion.chunk","usage":{"completion_tokens":361,"prompt_tokens":4210,"total_tokens":4571}}
+
+"#.to_vec());
+    chunks.push(b"data: [DONE]\n\n".to_vec());
+    chunks
+}
+
+fn conversion(c: &mut Criterion) {
+    let claude_code = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/clients/claude-code-2.1.332-tool-turn.json")).expect("fixture");
+    let codex = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/clients/codex-0.171.0-tool-turn.json")).expect("fixture");
+    let gemini = UpstreamChat { model: "gemini-2.5-pro", max_tokens_field: MaxTokensField::MaxTokens, send_user: false, thought_signatures: true };
+    let omit = ResponsesOptions { other_tools: OtherTools::Omit };
+    let converted = anthropic::request_to_chat(&claude_code, &gemini).expect("converts");
+    let tools = serde_json::from_slice::<serde_json::Value>(&claude_code).expect("json")["tools"].as_array().map_or(0, Vec::len);
+    assert!(responses::request_to_chat(&codex, &gemini, &omit).is_ok());
+    let mut group = c.benchmark_group("convert");
+    group.bench_function(format!("Claude Code request → chat ({} KB, {tools} tools; {} KB out)", claude_code.len() / 1024, converted.body.len() / 1024), |b| {
+        b.iter(|| black_box(anthropic::request_to_chat(black_box(&claude_code), &gemini).map(|r| r.body.len())))
+    });
+    group.bench_function(format!("Codex request → chat ({} KB, hosted tools left out)", codex.len() / 1024), |b| {
+        b.iter(|| black_box(responses::request_to_chat(black_box(&codex), &gemini, &omit).map(|r| r.body.len())))
+    });
+    let answer = streamed_answer(300);
+    let upstream_bytes: usize = answer.iter().map(Vec::len).sum();
+    let reply = Reply { model: "claude-sonnet-4-5".into(), id: "0123456789abcdef01234567".into(), created_s: NOW_S };
+    for (api, name) in [(ClientApi::Messages, "Messages"), (ClientApi::Responses, "Responses")] {
+        let conversion = Conversion { api, stream: true, client_model: "claude-sonnet-4-5".into() };
+        let run = || {
+            let mut converter = AnswerConverter::new(&conversion, reply.clone());
+            let mut out = 0;
+            for chunk in &answer {
+                out += converter.push(chunk).len();
+            }
+            out + converter.finish().len()
+        };
+        let out_bytes = run();
+        group.bench_function(format!("streamed answer → {name} SSE (302 events, {} KB in, {} KB out)", upstream_bytes / 1024, out_bytes / 1024), |b| {
+            b.iter(|| black_box(run()))
+        });
+    }
+    let completion = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/convert/chat-completion-tool-calls.json")).expect("fixture");
+    group.bench_function("whole chat completion → Message (tool calls)", |b| {
+        b.iter(|| black_box(anthropic::response_from_chat(black_box(&completion), &reply).map(|m| m.len())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, selection, classification, authentication, cooldown_math, pool_load, session_affinity, conversion);
 criterion_main!(benches);

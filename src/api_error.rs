@@ -1,6 +1,9 @@
-//! Errors the Worker itself answers on `/api/…`, in OpenAI's shape (`{"error":{"message","type","code"}}`) so
-//! every SDK raises the right exception. A message never quotes a key.
+//! Errors the Worker itself answers on `/api/…`, in the shape the caller's SDK reads, so it raises the right
+//! exception: OpenAI's (`{"error":{"message","type","code"}}`) by default, Anthropic's
+//! (`{"type":"error","error":{"type","message"}}`) on the Messages routes and Anthropic's native routes
+//! ([`ErrorShape`]). A message never quotes a key.
 
+use crate::providers::ErrorShape;
 use crate::service_keys::Denial;
 use serde::Serialize;
 
@@ -121,6 +124,21 @@ impl ApiError {
         ApiError::new(502, "server_error", "upstream_unreachable", "the upstream could not be reached")
     }
 
+    /// The JSON body in `shape`.
+    pub fn body_in(&self, shape: ErrorShape) -> String {
+        match shape {
+            ErrorShape::OpenAi => self.body(),
+            ErrorShape::Anthropic => crate::convert::anthropic::error_body(self.status, &self.message),
+        }
+    }
+
+    /// Whether a client should not send the same request again: the answer is about the request or the service
+    /// key, which a retry does not change (sent as `x-should-retry: false`, which the Stainless-built SDKs and
+    /// Claude Code honour; without it Claude Code retries a 401 for about three minutes).
+    pub fn is_final(&self) -> bool {
+        matches!(self.status, 400 | 401 | 403 | 404 | 405 | 413 | 422 | 431)
+    }
+
     /// The JSON body.
     pub fn body(&self) -> String {
         let body = Body { error: Inner { message: &self.message, kind: self.kind, code: self.code } };
@@ -139,6 +157,34 @@ mod tests {
         assert_eq!(parsed["error"]["message"], "model \"x\" </script>");
         assert_eq!(parsed["error"]["type"], "invalid_request_error");
         assert_eq!(parsed["error"]["code"], "bad_model");
+    }
+
+    #[test]
+    fn the_anthropic_shape_types_the_error_by_status() {
+        let cases = [
+            (ApiError::denied(Denial::Unknown), "authentication_error"),
+            (ApiError::denied(Denial::ModelNotAllowed), "permission_error"),
+            (ApiError::all_cooling("google-ai-studio", 30), "rate_limit_error"),
+            (ApiError::no_keys("google-ai-studio"), "api_error"),
+            (ApiError::bad_request("invalid_model", "x"), "invalid_request_error"),
+            (ApiError::upstream_timeout(5), "timeout_error"),
+        ];
+        for (error, kind) in cases {
+            let parsed: serde_json::Value = serde_json::from_str(&error.body_in(ErrorShape::Anthropic)).expect("json");
+            assert_eq!(parsed["type"], "error");
+            assert_eq!(parsed["error"]["type"], kind, "{error:?}");
+            assert_eq!(parsed["error"]["message"], error.message.as_str());
+        }
+        assert_eq!(ApiError::no_keys("x").body_in(ErrorShape::OpenAi), ApiError::no_keys("x").body());
+    }
+
+    #[test]
+    fn only_answers_a_retry_cannot_change_are_final() {
+        assert!(ApiError::denied(Denial::Unknown).is_final());
+        assert!(ApiError::bad_request("x", "y").is_final());
+        assert!(!ApiError::all_cooling("x", 3).is_final(), "a 429 with Retry-After is worth retrying");
+        assert!(!ApiError::no_keys("x").is_final());
+        assert!(!ApiError::upstream_timeout(3).is_final());
     }
 
     #[test]

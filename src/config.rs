@@ -36,6 +36,42 @@ pub struct Config {
     pub breaker: BreakerConfig,
     /// Seconds between two writes of an isolate's per-key usage figures to D1 (`USAGE_FLUSH_SECONDS`; 0: every request).
     pub usage_flush_s: u32,
+    /// Client model names sent to pool models (`MODEL_ALIASES`), in the order written; the first match wins.
+    pub model_aliases: Vec<ModelAlias>,
+}
+
+/// One entry of `MODEL_ALIASES`, `pattern=provider/model`: a model name a client sends without a provider (Claude
+/// Code's `claude-sonnet-4-5`, Codex's `gpt-5.5`) that the compat routes, the Messages routes and the Responses
+/// route send to `model` of `provider`. A pattern ending in `*` matches every name that starts with what is before
+/// it (`claude-haiku-*`); any other pattern matches that name only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelAlias {
+    /// The name, or the start of the names when `prefix`.
+    pub pattern: String,
+    /// Whether the pattern ended in `*`.
+    pub prefix: bool,
+    /// The pool's provider slug.
+    pub provider: &'static str,
+    /// The provider's own model name.
+    pub model: String,
+}
+
+impl ModelAlias {
+    /// Whether `name` (a client's model, case-sensitive as providers treat model names) matches.
+    pub fn matches(&self, name: &str) -> bool {
+        if self.prefix {
+            name.starts_with(&self.pattern)
+        } else {
+            name == self.pattern
+        }
+    }
+}
+
+impl Config {
+    /// The alias that `name` matches, the first one listed.
+    pub fn alias_for(&self, name: &str) -> Option<&ModelAlias> {
+        self.model_aliases.iter().find(|alias| alias.matches(name))
+    }
 }
 
 /// How requests name the sessions that keep a conversation on one key (`SESSION_AFFINITY`, see
@@ -110,6 +146,10 @@ impl Config {
             Some(list) => parse_direct_base_urls(&list)?,
             None => Vec::new(),
         };
+        let model_aliases = match text("MODEL_ALIASES") {
+            Some(list) => parse_model_aliases(&list)?,
+            None => Vec::new(),
+        };
         let defaults = BreakerConfig::default();
         let breaker = BreakerConfig {
             min_keys: number(text("THROTTLE_MIN_KEYS"), "THROTTLE_MIN_KEYS", defaults.min_keys, 0..=1_000)?,
@@ -127,6 +167,7 @@ impl Config {
         };
         Ok(Config {
             session_affinity,
+            model_aliases,
             direct_providers,
             direct_base_urls,
             breaker,
@@ -172,6 +213,45 @@ fn parse_direct_base_urls(list: &str) -> Result<Vec<(&'static str, String)>, Con
         pairs.push((provider.slug, url.to_string()));
     }
     Ok(pairs)
+}
+
+/// `MODEL_ALIASES`: `pattern=provider/model` entries separated by commas (or new lines). A pattern is a model name
+/// without a `/` (a name with one is already `provider/model`), optionally ending in `*`; the target names a known
+/// provider with static keys and a well-formed model.
+fn parse_model_aliases(list: &str) -> Result<Vec<ModelAlias>, ConfigError> {
+    let problem = |problem: String| ConfigError { var: "MODEL_ALIASES", problem };
+    let mut aliases = Vec::new();
+    for entry in list.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+        let (pattern, target) = entry.split_once('=').ok_or_else(|| problem(format!("{entry:?} is not pattern=provider/model")))?;
+        let (pattern, target) = (pattern.trim(), target.trim());
+        let (stem, prefix) = match pattern.strip_suffix('*') {
+            Some(stem) => (stem, true),
+            None => (pattern, false),
+        };
+        if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'*' | b'=' | b'"' | b'\\')) {
+            return Err(problem(format!(
+                "the pattern {pattern:?} must be a model name without '/' (such as claude-sonnet-4-5), optionally ending in '*'"
+            )));
+        }
+        let (slug, model) = target
+            .split_once('/')
+            .filter(|(slug, model)| !slug.is_empty() && !model.is_empty())
+            .ok_or_else(|| problem(format!("{target:?} (for {pattern}) must be provider/model, such as google-ai-studio/gemini-2.5-flash")))?;
+        let provider = match providers::find_poolable(slug) {
+            Ok(provider) => provider,
+            Err(_) => return Err(problem(format!("{slug:?} (for {pattern}) is not a provider whose keys can be pooled"))),
+        };
+        if !is_plain_model_name(model) {
+            return Err(problem(format!("the model for {pattern} must be at most 256 bytes without spaces, quotes, backslashes or control characters")));
+        }
+        aliases.push(ModelAlias { pattern: stem.to_string(), prefix, provider: provider.slug, model: model.to_string() });
+    }
+    Ok(aliases)
+}
+
+/// A model name every route accepts (stricter than `request_model::check_model`, which the routes apply again).
+fn is_plain_model_name(model: &str) -> bool {
+    model.len() <= 256 && model != "*" && !model.chars().any(|c| c.is_control() || c.is_whitespace() || c == '"' || c == '\\')
 }
 
 fn is_slug(name: &str) -> bool {
@@ -270,6 +350,40 @@ mod tests {
         let cfg = config(&[("THROTTLE_MIN_KEYS", "0"), ("THROTTLE_PAUSE_SECONDS", "2")]).expect("valid");
         assert_eq!((cfg.breaker.min_keys, cfg.breaker.pause_s, cfg.breaker.percent), (0, 2, 80));
         assert_eq!(config(&[("THROTTLE_PERCENT", "0")]).expect_err("0 %").var, "THROTTLE_PERCENT");
+    }
+
+    #[test]
+    fn model_aliases_map_client_names_to_pool_models_first_match_first() {
+        let cfg = config(&[(
+            "MODEL_ALIASES",
+            " claude-haiku-*=google-ai-studio/gemini-2.5-flash-lite,\nclaude-*=google-ai-studio/gemini-2.5-pro , gpt-5.5=openrouter/openai/gpt-5",
+        )])
+        .expect("valid");
+        let target = |name: &str| cfg.alias_for(name).map(|a| (a.provider, a.model.as_str()));
+        assert_eq!(target("claude-haiku-4-5-20251001"), Some(("google-ai-studio", "gemini-2.5-flash-lite")));
+        assert_eq!(target("claude-sonnet-4-5"), Some(("google-ai-studio", "gemini-2.5-pro")), "the first match wins");
+        assert_eq!(target("gpt-5.5"), Some(("openrouter", "openai/gpt-5")), "split on the first '/'");
+        assert_eq!(target("gpt-5.5-mini"), None, "a pattern without '*' is one name");
+        assert_eq!(target("Claude-sonnet"), None, "case matters, as it does to providers");
+        assert!(config(&[]).expect("defaults").model_aliases.is_empty());
+    }
+
+    #[test]
+    fn model_aliases_refuse_what_could_not_be_routed() {
+        for bad in [
+            "claude-*",
+            "claude-*=gemini-2.5-flash",
+            "claude-*=nope/x",
+            "claude-*=google-vertex-ai/gemini",
+            "*=openai/gpt-4o",
+            "openai/*=openrouter/openai/x",
+            "a*b=openai/gpt-4o",
+            "claude-*=openai/",
+            "claude-*=openai/bad\"model",
+        ] {
+            let err = config(&[("MODEL_ALIASES", bad)]).expect_err(bad);
+            assert_eq!(err.var, "MODEL_ALIASES", "{bad}");
+        }
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!   guessing it, for every place a key is checked), [`service_keys`] (the `AUTH_KEY` grammar, constant-time
 //!   comparison, grants);
 //! - parse: [`request_model`] (the model a request names), [`compat`] (the OpenAI-compatible route's target and
-//!   body rewrite), [`convert`] (Anthropic Messages and OpenAI Responses ⇄ Chat Completions, for Claude Code and
-//!   Codex);
+//!   body rewrite), [`protocols`] (the Messages and Responses routes of coding agents: which provider and model,
+//!   passed through or converted, the answer converted back), [`convert`] (Anthropic Messages and OpenAI Responses ⇄
+//!   Chat Completions, for Claude Code and Codex);
 //! - pick and forward: [`attempt`] (the attempt loop's decisions), [`pool`] (the keys of a provider and the choice
 //!   among them), [`affinity`] (which conversation a request belongs to, so it stays on one key), [`upstream`] (URLs
 //!   and which headers travel);
@@ -36,6 +37,7 @@ pub mod service_keys;
 
 pub mod compat;
 pub mod convert;
+pub mod protocols;
 pub mod request_model;
 
 pub mod affinity;

@@ -7,6 +7,7 @@
 //! `shared/PROVIDERS.md` live only here, so one edit fixes them. Each row has a test of its own below the table
 //! (`row_<slug>`), and table-wide invariants are tested too.
 
+
 /// Where a key (the caller's service key, or the pool key sent upstream) travels in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyPlacement {
@@ -96,6 +97,32 @@ pub enum ModelPlace {
     HuggingFacePath,
 }
 
+/// The shape of an error body: which SDK family reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorShape {
+    /// `{"error":{"message","type","code"}}`: the OpenAI SDKs, and everything that copies them (Gemini's SDK reads
+    /// `error.message` too).
+    #[default]
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}`, the type following the status: Anthropic's SDKs and Claude Code.
+    Anthropic,
+}
+
+/// What the chat-completions converters ([`crate::convert`]) must know about a provider's chat API, for clients
+/// that speak Anthropic Messages or OpenAI Responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChatQuirks {
+    /// The output-token limit goes in `max_completion_tokens` (OpenAI's reasoning models refuse `max_tokens`; every
+    /// OpenAI chat model takes the new name), else in `max_tokens`.
+    pub max_completion_tokens: bool,
+    /// The chat API takes `user` (OpenAI, OpenRouter, Groq). Gemini's OpenAI endpoint answers 400 "Unknown name"
+    /// for fields it does not know, so it is off unless known.
+    pub takes_user: bool,
+    /// Gemini's thought signatures go back on assistant tool calls (`extra_content.google.thought_signature`);
+    /// Gemini 3 requires them, other providers refuse the unknown field.
+    pub thought_signatures: bool,
+}
+
 use ModelPlace::{BodyField, BodyList, BodyNested, PathOwnerAndNameAfter, PathResourceAfter, PathSegmentAfter, Query};
 
 /// Tools may carry a model of their own: OpenAI Responses' image generation tool, and whatever an
@@ -139,6 +166,20 @@ pub struct Provider {
     pub model_places: &'static [ModelPlace],
     /// A prefix a body model may carry that names the same model: Google's resource names (`models/{m}`).
     pub body_model_prefix: Option<&'static str>,
+    /// The version prefix of the provider's own API that the slug already stands for (PROVIDERS.md: OpenAI's
+    /// slug is `api.openai.com/v1`). Guides write base URLs with it (`…/api/openai/v1`), so a native path that
+    /// starts with it has it removed ([`Provider::native_rest`]) instead of reaching `/v1/v1/…` upstream.
+    pub slug_version: Option<&'static str>,
+    /// Anthropic's Messages API path after the slug, for providers that serve it natively; a Messages request
+    /// for any other provider is converted to its chat API.
+    pub messages_path: Option<&'static str>,
+    /// OpenAI's Responses API path after the slug, for providers that serve it natively and keep its state
+    /// (`previous_response_id`, `store`); a Responses request for any other provider is converted, statelessly.
+    pub responses_path: Option<&'static str>,
+    /// What the chat converters must know about the provider's chat API.
+    pub chat_quirks: ChatQuirks,
+    /// The shape of the Worker's own errors on the provider's native routes: the one its SDKs read.
+    pub error_shape: ErrorShape,
 }
 
 const fn row(slug: &'static str, key_placement: KeyPlacement) -> Provider {
@@ -157,10 +198,17 @@ const fn row(slug: &'static str, key_placement: KeyPlacement) -> Provider {
         poolable: true,
         model_places: OPENAI_STYLE,
         body_model_prefix: None,
+        slug_version: None,
+        messages_path: None,
+        responses_path: None,
+        chat_quirks: NO_QUIRKS,
+        error_shape: ErrorShape::OpenAi,
     }
 }
 
 const BEARER: KeyPlacement = KeyPlacement::Bearer;
+
+const NO_QUIRKS: ChatQuirks = ChatQuirks { max_completion_tokens: false, takes_user: false, thought_signatures: false };
 
 /// Every provider AI Gateway serves, sorted by slug.
 pub const PROVIDERS: &[Provider] = &[
@@ -170,6 +218,8 @@ pub const PROVIDERS: &[Provider] = &[
         direct_base: Some("https://api.anthropic.com"),
         probe_models: &["claude-3-5-haiku-latest", "claude-haiku-4-5"],
         model_places: &[BodyField("model"), PathSegmentAfter("models"), TOOL_MODELS],
+        messages_path: Some("v1/messages"),
+        error_shape: ErrorShape::Anthropic,
         ..row("anthropic", KeyPlacement::Header("x-api-key"))
     },
     Provider {
@@ -191,6 +241,7 @@ pub const PROVIDERS: &[Provider] = &[
         models_path: Some("models"),
         direct_base: Some("https://api.cerebras.ai/v1"),
         probe_models: &["llama3.1-8b"],
+        slug_version: Some("v1"),
         ..row("cerebras", BEARER)
     },
     Provider { models_path: Some("v2/models"), direct_base: Some("https://api.cohere.com"), ..row("cohere", BEARER) },
@@ -230,6 +281,7 @@ pub const PROVIDERS: &[Provider] = &[
             TOOL_MODELS,
         ],
         body_model_prefix: Some("models/"),
+        chat_quirks: ChatQuirks { thought_signatures: true, ..NO_QUIRKS },
         ..row("google-ai-studio", KeyPlacement::Header("x-goog-api-key"))
     },
     Provider {
@@ -251,6 +303,8 @@ pub const PROVIDERS: &[Provider] = &[
         models_path: Some("models"),
         direct_base: Some("https://api.groq.com/openai/v1"),
         probe_models: &["llama-3.1-8b-instant"],
+        slug_version: Some("openai/v1"),
+        chat_quirks: ChatQuirks { takes_user: true, ..NO_QUIRKS },
         ..row("groq", BEARER)
     },
     Provider {
@@ -287,6 +341,9 @@ pub const PROVIDERS: &[Provider] = &[
             BodyNested { under: "method", field: "model" },
             BodyNested { under: "grader", field: "model" },
         ],
+        slug_version: Some("v1"),
+        responses_path: Some("responses"),
+        chat_quirks: ChatQuirks { max_completion_tokens: true, takes_user: true, thought_signatures: false },
         ..row("openai", BEARER)
     },
     Provider {
@@ -297,6 +354,7 @@ pub const PROVIDERS: &[Provider] = &[
         daily_reset: DailyReset::UtcMidnight,
         probe_models: &["openai/gpt-4o-mini"],
         model_places: &[BodyField("model"), PathSegmentAfter("models"), TOOL_MODELS, Query("model"), BodyList("models")],
+        chat_quirks: ChatQuirks { takes_user: true, ..NO_QUIRKS },
         ..row("openrouter", BEARER)
     },
     Provider {
@@ -356,6 +414,18 @@ impl Provider {
         match self.openai_prefix {
             Some(prefix) if rest.starts_with(prefix) => KeyPlacement::Bearer,
             _ => self.key_placement,
+        }
+    }
+
+    /// `rest` (the path after the slug, as the client sent it) without a leading [`Provider::slug_version`]: the
+    /// path the provider's own API has after the slug. `v1/responses` on OpenAI is `responses`; a path that does
+    /// not start with the version is unchanged.
+    pub fn native_rest<'a>(&self, rest: &'a str) -> &'a str {
+        let Some(version) = self.slug_version else { return rest };
+        match rest.strip_prefix(version) {
+            Some("") => "",
+            Some(after) => after.strip_prefix('/').unwrap_or(rest),
+            None => rest,
         }
     }
 
@@ -852,6 +922,55 @@ mod tests {
         assert_eq!(owners(ModelPlace::AzureDeployment), ["azure-openai"]);
         assert_eq!(owners(ModelPlace::WorkersAiPath), ["workers-ai"]);
         assert_eq!(owners(ModelPlace::HuggingFacePath), ["huggingface"]);
+    }
+
+    #[test]
+    fn a_path_that_repeats_the_version_the_slug_stands_for_loses_it() {
+        let openai = find("openai").expect("listed");
+        assert_eq!(openai.native_rest("v1/responses"), "responses", "Codex with base_url …/api/openai/v1");
+        assert_eq!(openai.native_rest("v1/chat/completions"), "chat/completions");
+        assert_eq!(openai.native_rest("v1"), "");
+        assert_eq!(openai.native_rest("responses"), "responses", "the documented form is unchanged");
+        assert_eq!(openai.native_rest("v1beta/x"), "v1beta/x", "only a whole segment is the version");
+        assert_eq!(openai.native_rest("v10/x"), "v10/x");
+        let groq = find("groq").expect("listed");
+        assert_eq!(groq.native_rest("openai/v1/chat/completions"), "chat/completions");
+        assert_eq!(groq.native_rest("chat/completions"), "chat/completions");
+        assert_eq!(find("cerebras").expect("listed").native_rest("v1/models"), "models");
+        for keeps in ["anthropic", "mistral", "openrouter", "grok", "google-ai-studio", "deepseek"] {
+            let p = find(keeps).expect("listed");
+            assert_eq!(p.native_rest("v1/chat/completions"), "v1/chat/completions", "{keeps}: the version is part of its paths");
+        }
+    }
+
+    #[test]
+    fn slug_versions_are_what_the_direct_base_ends_with() {
+        // PROVIDERS.md: the slug stands for the direct base URL, so the version it includes is the base's path.
+        for p in PROVIDERS {
+            if let Some(version) = p.slug_version {
+                let base = p.direct_base.expect("a provider whose slug includes a version has a direct base");
+                assert!(base.ends_with(&format!("/{version}")), "{}: {base} vs {version}", p.slug);
+                assert!(!version.starts_with('/') && !version.ends_with('/'), "{}", p.slug);
+            }
+        }
+    }
+
+    #[test]
+    fn native_messages_and_responses_apis_and_chat_quirks_are_where_the_providers_serve_them() {
+        let with = |f: fn(&Provider) -> bool| PROVIDERS.iter().filter(|p| f(p)).map(|p| p.slug).collect::<Vec<_>>();
+        assert_eq!(with(|p| p.messages_path.is_some()), ["anthropic"]);
+        assert_eq!(find("anthropic").expect("listed").messages_path, Some("v1/messages"));
+        assert_eq!(with(|p| p.responses_path.is_some()), ["openai"]);
+        assert_eq!(find("openai").expect("listed").responses_path, Some("responses"));
+        assert_eq!(with(|p| p.error_shape == ErrorShape::Anthropic), ["anthropic"]);
+        assert_eq!(with(|p| p.chat_quirks.thought_signatures), ["google-ai-studio"]);
+        assert_eq!(with(|p| p.chat_quirks.max_completion_tokens), ["openai"]);
+        assert_eq!(with(|p| p.chat_quirks.takes_user), ["groq", "openai", "openrouter"]);
+        for p in PROVIDERS {
+            for path in [p.messages_path, p.responses_path].into_iter().flatten() {
+                assert!(!path.starts_with('/') && !path.contains(".."), "{}: {path}", p.slug);
+            }
+        }
     }
 
     #[test]

@@ -5,6 +5,18 @@
 //! `/api/compat/…` is matched before `/api/{provider}/…`. The path after the provider is checked here once:
 //! encoded slashes, backslashes and dot segments are refused, so nothing a client sends can climb out of the
 //! provider's prefix on the gateway.
+//!
+//! The client protocols of coding agents (see [`crate::protocols`]):
+//! - Anthropic Messages, `POST …/v1/messages` and `…/v1/messages/count_tokens`, under `/api/compat` (any provider,
+//!   `model` is `provider/model` or an alias) and under `/api/{provider}` for a provider whose own API has no
+//!   Messages endpoint (converted; a provider that has one, Anthropic, stays the native proxy);
+//! - OpenAI Responses, `POST /api/compat/responses`.
+//!
+//! Compat paths may repeat the `/v1` guides put in base URLs: `/api/compat/v1/chat/completions` is
+//! `/api/compat/chat/completions`.
+
+use crate::providers::ErrorShape;
+use crate::providers;
 
 /// Which handler serves a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +56,28 @@ pub enum ApiRoute<'a> {
     CompatEmbeddings,
     /// `GET /api/compat/models`.
     CompatModels,
+    /// `POST /api/compat/v1/messages[/count_tokens]`, or `POST /api/{provider}/v1/messages[/count_tokens]` for a
+    /// provider without a Messages API of its own: Anthropic Messages, for Claude Code.
+    Messages {
+        /// The provider slug of `/api/{provider}/…`; `None` under `/api/compat`.
+        provider: Option<&'a str>,
+        /// `…/count_tokens`.
+        count_tokens: bool,
+    },
+    /// `POST /api/compat/responses`: OpenAI Responses, for Codex.
+    Responses,
+}
+
+impl ApiRoute<'_> {
+    /// The shape of the Worker's own errors on this route: Anthropic's on the Messages routes and on the native
+    /// routes of a provider whose SDKs read that shape; OpenAI's everywhere else.
+    pub fn error_shape(&self) -> ErrorShape {
+        match self {
+            ApiRoute::Messages { .. } => ErrorShape::Anthropic,
+            ApiRoute::Native { provider, .. } => providers::find(provider).map_or(ErrorShape::OpenAi, |p| p.error_shape),
+            ApiRoute::CompatChat | ApiRoute::CompatEmbeddings | ApiRoute::CompatModels | ApiRoute::Responses => ErrorShape::OpenAi,
+        }
+    }
 }
 
 /// The methods the proxy routes take, as the `Allow` header of a 405 lists them.
@@ -66,11 +100,17 @@ pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
     if method.eq_ignore_ascii_case("OPTIONS") {
         return Route::Preflight;
     }
+    let post = method.eq_ignore_ascii_case("POST");
     if let Some(compat) = api.strip_prefix("compat/") {
-        return match (method.to_ascii_uppercase().as_str(), compat.trim_end_matches('/')) {
+        let compat = compat.trim_end_matches('/');
+        let compat = compat.strip_prefix("v1/").unwrap_or(compat);
+        return match (method.to_ascii_uppercase().as_str(), compat) {
             ("POST", "chat/completions") => Route::Api(ApiRoute::CompatChat),
             ("POST", "embeddings") => Route::Api(ApiRoute::CompatEmbeddings),
             ("GET", "models") => Route::Api(ApiRoute::CompatModels),
+            ("POST", "messages") => Route::Api(ApiRoute::Messages { provider: None, count_tokens: false }),
+            ("POST", "messages/count_tokens") => Route::Api(ApiRoute::Messages { provider: None, count_tokens: true }),
+            ("POST", "responses") => Route::Api(ApiRoute::Responses),
             _ => Route::CompatNotFound,
         };
     }
@@ -81,7 +121,25 @@ pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
     if let Err(problem) = check_rest(rest) {
         return Route::BadApiPath(problem);
     }
+    if post {
+        if let Some(count_tokens) = converted_messages(provider, rest) {
+            return Route::Api(ApiRoute::Messages { provider: Some(provider), count_tokens });
+        }
+    }
     Route::Api(ApiRoute::Native { provider, rest })
+}
+
+/// Whether `rest` under `provider` is a Messages call to convert (`Some(count_tokens)`): the provider has static
+/// keys and no Messages API of its own, and the path is `v1/messages` or `v1/messages/count_tokens` as Anthropic's
+/// clients append it to a base URL (also after a version the slug stands for: `…/api/openai/v1` + `/v1/messages`).
+fn converted_messages(provider: &str, rest: &str) -> Option<bool> {
+    let provider = providers::find_poolable(provider).ok().filter(|p| p.messages_path.is_none())?;
+    let call = |rest: &str| match rest.trim_end_matches('/') {
+        "v1/messages" => Some(false),
+        "v1/messages/count_tokens" => Some(true),
+        _ => None,
+    };
+    call(rest).or_else(|| call(provider.native_rest(rest)))
 }
 
 fn check_rest(rest: &str) -> Result<(), &'static str> {
@@ -109,6 +167,67 @@ mod tests {
         assert_eq!(route("POST", "/api/compat/embeddings"), Route::Api(ApiRoute::CompatEmbeddings));
         assert_eq!(route("GET", "/api/compat/chat/completions"), Route::CompatNotFound);
         assert_eq!(route("POST", "/api/compat/anything"), Route::CompatNotFound);
+    }
+
+    #[test]
+    fn compat_paths_may_repeat_the_v1_of_a_base_url() {
+        assert_eq!(route("POST", "/api/compat/v1/chat/completions"), Route::Api(ApiRoute::CompatChat));
+        assert_eq!(route("GET", "/api/compat/v1/models"), Route::Api(ApiRoute::CompatModels));
+        assert_eq!(route("POST", "/api/compat/v1/embeddings"), Route::Api(ApiRoute::CompatEmbeddings));
+        assert_eq!(route("POST", "/api/compat/v1/v1/chat/completions"), Route::CompatNotFound, "once");
+    }
+
+    #[test]
+    fn messages_and_responses_are_served_under_compat() {
+        let messages = |count_tokens| Route::Api(ApiRoute::Messages { provider: None, count_tokens });
+        assert_eq!(route("POST", "/api/compat/v1/messages"), messages(false), "Claude Code: ANTHROPIC_BASE_URL=…/api/compat");
+        assert_eq!(route("POST", "/api/compat/messages"), messages(false));
+        assert_eq!(route("POST", "/api/compat/v1/messages/count_tokens"), messages(true));
+        assert_eq!(route("POST", "/api/compat/responses"), Route::Api(ApiRoute::Responses), "Codex: base_url=…/api/compat");
+        assert_eq!(route("POST", "/api/compat/v1/responses"), Route::Api(ApiRoute::Responses));
+        assert_eq!(route("GET", "/api/compat/v1/messages"), Route::CompatNotFound);
+        assert_eq!(route("GET", "/api/compat/responses"), Route::CompatNotFound);
+    }
+
+    #[test]
+    fn messages_under_a_provider_without_its_own_messages_api_are_converted() {
+        assert_eq!(
+            route("POST", "/api/google-ai-studio/v1/messages"),
+            Route::Api(ApiRoute::Messages { provider: Some("google-ai-studio"), count_tokens: false })
+        );
+        assert_eq!(
+            route("POST", "/api/openrouter/v1/messages/count_tokens"),
+            Route::Api(ApiRoute::Messages { provider: Some("openrouter"), count_tokens: true })
+        );
+        assert_eq!(
+            route("POST", "/api/openai/v1/messages"),
+            Route::Api(ApiRoute::Messages { provider: Some("openai"), count_tokens: false }),
+            "the path an Anthropic client appends to …/api/openai"
+        );
+        assert_eq!(
+            route("POST", "/api/openai/v1/v1/messages"),
+            Route::Api(ApiRoute::Messages { provider: Some("openai"), count_tokens: false }),
+            "…/api/openai/v1 as the base URL"
+        );
+        assert_eq!(route("POST", "/api/anthropic/v1/messages"), Route::Api(ApiRoute::Native { provider: "anthropic", rest: "v1/messages" }), "Anthropic serves it");
+        assert_eq!(route("POST", "/api/nope/v1/messages"), Route::Api(ApiRoute::Native { provider: "nope", rest: "v1/messages" }), "unknown: the native 404");
+        assert_eq!(route("POST", "/api/google-vertex-ai/v1/messages"), Route::Api(ApiRoute::Native { provider: "google-vertex-ai", rest: "v1/messages" }));
+        assert_eq!(route("GET", "/api/google-ai-studio/v1/messages"), Route::Api(ApiRoute::Native { provider: "google-ai-studio", rest: "v1/messages" }));
+    }
+
+    #[test]
+    fn errors_take_the_shape_the_routes_clients_read() {
+        let shape = |method, path| match route(method, path) {
+            Route::Api(api) => api.error_shape(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(shape("POST", "/api/compat/v1/messages"), ErrorShape::Anthropic);
+        assert_eq!(shape("POST", "/api/google-ai-studio/v1/messages"), ErrorShape::Anthropic);
+        assert_eq!(shape("POST", "/api/anthropic/v1/messages"), ErrorShape::Anthropic);
+        assert_eq!(shape("POST", "/api/compat/responses"), ErrorShape::OpenAi);
+        assert_eq!(shape("POST", "/api/compat/chat/completions"), ErrorShape::OpenAi);
+        assert_eq!(shape("POST", "/api/google-ai-studio/v1beta/models/m:generateContent"), ErrorShape::OpenAi);
+        assert_eq!(shape("POST", "/api/nope/x"), ErrorShape::OpenAi);
     }
 
     #[test]

@@ -704,6 +704,12 @@ proptest! {
                     prop_assert!(decoded != "." && decoded != "..", "{path}");
                 }
             }
+            // Messages converted for one provider: only its two fixed paths, under that provider.
+            Route::Api(ApiRoute::Messages { provider: Some(provider), .. }) => {
+                prop_assert!(path.starts_with(&format!("/api/{provider}/")) && provider != "compat", "{path}");
+                let rest = path.trim_end_matches('/');
+                prop_assert!(rest.ends_with("/v1/messages") || rest.ends_with("/v1/messages/count_tokens"), "{path}");
+            }
             Route::Api(_) | Route::CompatNotFound => prop_assert!(path.starts_with("/api/compat/")),
             Route::BadApiPath(message) => {
                 prop_assert!(path.starts_with("/api/") && !message.is_empty());

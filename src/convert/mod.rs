@@ -123,4 +123,8 @@ pub trait StreamConverter {
     fn push(&mut self, chunk: &[u8]) -> Vec<u8>;
     /// The upstream body ended: returns the client's closing events. Calls after the first return nothing.
     fn finish(&mut self) -> Vec<u8>;
+    /// The upstream body broke off (the connection was cut): returns the client's error ending — Anthropic's
+    /// `error` event, Responses' `response.failed` — with `message`, so the client does not take a cut answer
+    /// for a whole one. Nothing once the stream has ended.
+    fn abort(&mut self, message: &str) -> Vec<u8>;
 }

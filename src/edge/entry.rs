@@ -1,5 +1,6 @@
 //! The Worker's fetch entry point: route, then hand the request to its wing (the proxy or the admin site). A
-//! proxy handler's error becomes the client's JSON error here; the admin wing answers its own errors.
+//! proxy handler's error becomes the client's JSON error here, in the shape the route's clients read
+//! (`ApiRoute::error_shape`); the admin wing answers its own errors.
 //!
 //! The export is synchronous: a handler that needs no await (the native proxy with its pool cached, health, CORS
 //! preflight, refusals) answers at once with a response or `relay`'s promise, and only the rest runs as a
@@ -9,7 +10,9 @@ use super::admin;
 use super::app::{self, App};
 use super::proxy::{self, Served};
 use crate::api_error::ApiError;
+use crate::providers::ErrorShape;
 use crate::compat::Operation;
+use crate::protocols::ClientCall;
 use crate::routes::{route, ApiRoute, Route};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -24,7 +27,12 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
     let url = req.url();
     let (path, query) = proxy::split_url(&url);
     let method = req.method();
-    let served = match route(&method, path) {
+    let route = route(&method, path);
+    let shape = match &route {
+        Route::Api(api) => api.error_shape(),
+        _ => ErrorShape::OpenAi,
+    };
+    let served = match route {
         Route::Health => proxy::fixed(200, "text/plain; charset=utf-8", "ok").map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::Admin => {
             let (path, query) = (path.to_string(), query.to_string());
@@ -38,15 +46,17 @@ pub fn fetch(req: Request, env: Env, ctx: worker::worker_sys::Context) -> JsValu
         Route::MethodNotAllowed { allow } => method_not_allowed(allow).map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::CompatNotFound => Err(ApiError::not_found(
             "unknown_route",
-            "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings and GET /api/compat/models",
+            "the compat API serves POST /api/compat/chat/completions, POST /api/compat/embeddings, GET /api/compat/models, \
+             POST /api/compat/v1/messages (Anthropic Messages), POST /api/compat/v1/messages/count_tokens and \
+             POST /api/compat/responses (OpenAI Responses)",
         )),
         Route::Preflight => proxy::preflight().map(|r| Served::Now(r.into())).map_err(|e| internal(&e)),
         Route::Api(api) => app::app(&env).and_then(|app| serve_api(app, api, &req, method, query, &env, ctx)),
     };
     match served {
         Ok(Served::Now(response)) => response,
-        Ok(Served::Later(work)) => future_to_promise(async move { Ok(answer(work.await).into()) }).into(),
-        Err(error) => answer(Err(error)).into(),
+        Ok(Served::Later(work)) => future_to_promise(async move { Ok(answer(work.await, shape).into()) }).into(),
+        Err(error) => answer(Err(error), shape).into(),
     }
 }
 
@@ -63,6 +73,17 @@ fn serve_api(app: Rc<App>, api: ApiRoute<'_>, req: &Request, method: String, que
         ApiRoute::CompatModels => {
             let (req, env) = owned();
             Ok(Served::Later(Box::pin(async move { proxy::compat_models(&app, &req, &env, &ctx).await })))
+        }
+        ApiRoute::Messages { provider, count_tokens } => {
+            let call = if count_tokens { ClientCall::CountTokens } else { ClientCall::Messages };
+            let (req, env) = owned();
+            let (provider, query) = (provider.map(str::to_string), query.to_string());
+            Ok(Served::Later(Box::pin(async move { proxy::protocol(app, &req, call, provider.as_deref(), &query, &env, ctx).await })))
+        }
+        ApiRoute::Responses => {
+            let (req, env) = owned();
+            let query = query.to_string();
+            Ok(Served::Later(Box::pin(async move { proxy::protocol(app, &req, ClientCall::Responses, None, &query, &env, ctx).await })))
         }
     }
 }
@@ -81,9 +102,9 @@ fn method_not_allowed(allow: &'static str) -> worker::Result<Response> {
     Ok(response)
 }
 
-/// The client's response: the handler's, or its error as JSON.
-fn answer(outcome: Result<Response, ApiError>) -> Response {
-    match outcome.or_else(|error| proxy::api_error(&error, None).map_err(|e| internal(&e))) {
+/// The client's response: the handler's, or its error as JSON in `shape`.
+fn answer(outcome: Result<Response, ApiError>, shape: ErrorShape) -> Response {
+    match outcome.or_else(|error| proxy::api_error_in(&error, None, shape).map_err(|e| internal(&e))) {
         Ok(response) => response,
         Err(error) => proxy::last_resort(&error),
     }

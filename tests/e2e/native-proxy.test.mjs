@@ -16,14 +16,18 @@ const AUTH_KEYS = `${AUTH_KEY};${FLASH_ONLY_KEY}=google-ai-studio,gemini-2.5-fla
 const FLASH_PATH = "/api/google-ai-studio/v1beta/models/gemini-2.5-flash:generateContent";
 const GEMINI_BODY = JSON.stringify({ contents: [{ role: "user", parts: [{ text: "Write a haiku about keys" }] }] });
 
-/** Asserts the Worker's own OpenAI-shaped error and returns it. */
-async function ownError(res, status) {
+/**
+ * Asserts the Worker's own error and returns it: OpenAI-shaped, or on Anthropic's native routes (whose clients are
+ * Anthropic's SDKs and Claude Code) Anthropic-shaped, `{"type":"error","error":{"type","message"}}`.
+ */
+async function ownError(res, status, { anthropic = false } = {}) {
   assert.equal(res.status, status);
   assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
   const body = await res.json();
   assert.equal(typeof body.error?.message, "string", JSON.stringify(body));
   assert.equal(typeof body.error?.type, "string");
-  assert.equal(typeof body.error?.code, "string");
+  if (anthropic) assert.equal(body.type, "error", JSON.stringify(body));
+  else assert.equal(typeof body.error?.code, "string");
   return body.error;
 }
 
@@ -161,7 +165,7 @@ describe("native proxy with raw HTTP", { timeout: 60_000 }, () => {
     assert.equal(mock.requests[0].headers.authorization, `Bearer ${openaiKeys[0].key}`);
   });
 
-  test("a wrong or missing service key gets 401 in OpenAI's shape and makes no upstream call", async () => {
+  test("a wrong or missing service key gets 401 in its clients' shape and makes no upstream call", async () => {
     const attempts = [
       [FLASH_PATH, { "x-goog-api-key": "not-the-service-key" }],
       [`${FLASH_PATH}?key=not-the-service-key`, {}],
@@ -177,8 +181,9 @@ describe("native proxy with raw HTTP", { timeout: 60_000 }, () => {
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify({ model: "gemini-2.5-flash", contents: [] }),
       });
-      const error = await ownError(res, 401);
+      const error = await ownError(res, 401, { anthropic: path.startsWith("/api/anthropic/") });
       assert.equal(error.type, "authentication_error", `${path} ${JSON.stringify(headers)}`);
+      assert.equal(res.headers.get("x-should-retry"), "false", "a wrong key is final");
       assert.ok(!error.message.includes("not-the-service-key"), "the presented key is not echoed");
     }
     assert.equal(mock.requests.length, 0);

@@ -235,6 +235,34 @@ export const openai = {
       },
     };
   },
+  /** 200 Responses SSE (`POST /responses`, `stream: true`): one message item whose text comes in `deltas`. */
+  responsesStream({ deltas = ["Hello from", " the mock OpenAI."], model = "gpt-5" } = {}) {
+    const responseId = `resp_${id(12)}`;
+    const itemId = `msg_${id(12)}`;
+    const text = deltas.join("");
+    const base = { id: responseId, object: "response", created_at: Math.floor(Date.now() / 1000), model, store: false, error: null, incomplete_details: null };
+    const part = (t) => ({ type: "output_text", text: t, annotations: [] });
+    const item = { id: itemId, type: "message", status: "completed", role: "assistant", content: [part(text)] };
+    const events = [
+      { type: "response.created", response: { ...base, status: "in_progress", output: [] } },
+      { type: "response.in_progress", response: { ...base, status: "in_progress", output: [] } },
+      { type: "response.output_item.added", output_index: 0, item: { ...item, status: "in_progress", content: [] } },
+      { type: "response.content_part.added", item_id: itemId, output_index: 0, content_index: 0, part: part("") },
+      ...deltas.map((delta) => ({ type: "response.output_text.delta", item_id: itemId, output_index: 0, content_index: 0, delta })),
+      { type: "response.output_text.done", item_id: itemId, output_index: 0, content_index: 0, text },
+      { type: "response.content_part.done", item_id: itemId, output_index: 0, content_index: 0, part: part(text) },
+      { type: "response.output_item.done", output_index: 0, item },
+      {
+        type: "response.completed",
+        response: { ...base, status: "completed", output: [item], usage: { input_tokens: 42, input_tokens_details: { cached_tokens: 0 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 49 } },
+      },
+    ];
+    return {
+      status: 200,
+      headers: { ...openaiHeaders(), "content-type": "text/event-stream; charset=utf-8" },
+      chunks: events.map((e, n) => `event: ${e.type}\ndata: ${JSON.stringify({ ...e, sequence_number: n })}\n\n`),
+    };
+  },
   /** 200 SSE chat.completion.chunk events (role first, one per delta, finish_reason stop), then `data: [DONE]`. */
   stream({ deltas = ["Hello", " from the", " mock OpenAI."], model = "gpt-4o-mini-2024-07-18", delayMs = 0 } = {}) {
     const base = {
@@ -301,6 +329,22 @@ export const anthropic = {
   creditTooLow() {
     return { status: 400, headers: anthropicHeaders(), body: fixture("anthropic/400-credit") };
   },
+  /** 200 Messages SSE (`stream: true` on `v1/messages`), the text in `texts.length` deltas, as Anthropic sends it. */
+  stream({ texts = ["Hello from", " the mock Claude."], model = "claude-sonnet-4-5" } = {}) {
+    const events = [
+      ["message_start", { type: "message_start", message: { id: `msg_${id(12)}`, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 42, output_tokens: 1 } } }],
+      ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
+      ...texts.map((text) => ["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }]),
+      ["content_block_stop", { type: "content_block_stop", index: 0 }],
+      ["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: texts.length } }],
+      ["message_stop", { type: "message_stop" }],
+    ];
+    return {
+      status: 200,
+      headers: { ...anthropicHeaders(), "content-type": "text/event-stream; charset=utf-8" },
+      chunks: events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`),
+    };
+  },
   /** 200 OpenAI-compatible chat completion as Anthropic's compatibility layer returns it. */
   chatCompletion({ content = "Hello from the mock Claude.", model = "claude-sonnet-4-5" } = {}) {
     const reply = openai.chatCompletion({ content, model });
@@ -353,5 +397,67 @@ export const aiGateway = {
   /** 429 from the gateway's own rate limiting (no provider-shaped body). */
   rateLimited() {
     return { status: 429, headers: { "content-type": "application/json" }, body: fixture("gateway/429-rate-limited") };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// OpenAI-style chat completions as Gemini's OpenAI-compatible endpoint (`v1beta/openai/chat/completions`) answers
+// them: what a converted Anthropic Messages or OpenAI Responses request gets back. Tool calls come whole, one entry
+// each with an `id` and no `index`, the first carrying Gemini's thought signature in `extra_content`.
+
+/**
+ * A tool call for `chat.completion` / `chat.stream`: `{ id, name, args (object or JSON text), signature }`.
+ * @typedef {{ id?: string, name: string, args?: object|string, signature?: string }} ChatToolCall
+ */
+const toolCallOf = (call, i) => ({
+  ...(call.signature ? { extra_content: { google: { thought_signature: call.signature } } } : {}),
+  function: { arguments: typeof call.args === "string" ? call.args : JSON.stringify(call.args ?? {}), name: call.name },
+  id: call.id ?? `function-call-${1000 + i}`,
+  type: "function",
+});
+
+export const chat = {
+  /** 200 chat.completion with `content` and/or `toolCalls` (finish_reason tool_calls when there are calls). */
+  completion({ content = "Hello from the mock chat.", toolCalls = [], model = "gemini-2.5-flash", usage = { prompt_tokens: 11, completion_tokens: 5 } } = {}) {
+    return {
+      status: 200,
+      headers: { "content-type": "application/json", "x-request-id": `req_${id(8)}` },
+      body: {
+        choices: [
+          {
+            finish_reason: toolCalls.length > 0 ? "tool_calls" : "stop",
+            index: 0,
+            message: { content: toolCalls.length > 0 && !content ? null : content, role: "assistant", ...(toolCalls.length > 0 ? { tool_calls: toolCalls.map(toolCallOf) } : {}) },
+          },
+        ],
+        created: Math.floor(Date.now() / 1000),
+        id: id(11),
+        model,
+        object: "chat.completion",
+        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      },
+    };
+  },
+  /**
+   * The events of a streamed chat completion: one per text delta, one per tool call, a last one with the finish
+   * reason and usage, then `[DONE]` (unless `done: false`). Each event is `data: {…}\n\n`.
+   */
+  events({ texts = [], toolCalls = [], model = "gemini-2.5-flash", finishReason, done = true } = {}) {
+    const base = { created: Math.floor(Date.now() / 1000), id: id(11), model, object: "chat.completion.chunk" };
+    const chunk = (delta, extra = {}) => ({ ...base, choices: [{ delta: { role: "assistant", ...delta }, index: 0, ...extra }] });
+    const events = [
+      ...texts.map((content) => chunk({ content })),
+      ...toolCalls.map((call, i) => chunk({ tool_calls: [toolCallOf(call, i)] })),
+      { ...chunk({}, { finish_reason: finishReason ?? (toolCalls.length > 0 ? "tool_calls" : "stop") }), usage: { completion_tokens: 7, prompt_tokens: 12, total_tokens: 19 } },
+    ];
+    return [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), ...(done ? ["data: [DONE]\n\n"] : [])];
+  },
+  /** 200 SSE reply of `chat.events(options)`, one mock chunk per event (put `after` on one to hold it back). */
+  stream(options = {}) {
+    return {
+      status: 200,
+      headers: { "content-type": "text/event-stream", "x-request-id": `req_${id(8)}` },
+      chunks: chat.events(options).map((data) => ({ data })),
+    };
   },
 };

@@ -3,7 +3,7 @@
 //! | Anthropic | chat |
 //! |---|---|
 //! | `model` | the upstream's model ([`UpstreamChat::model`]); the client's is kept for the answer |
-//! | `system` (string or text blocks) | one `system` message, blocks joined by blank lines |
+//! | `system` (string or text blocks), and `role: "system"` messages in `messages` | one first `system` message, texts joined by blank lines |
 //! | user `text`, `image` (base64 → data URL, url), `document` (PDF → `file` part, text) | a `user` message |
 //! | user `tool_result` (string or blocks; `is_error` → text starts with `Error: `) | one `tool` message each, before the user's other content |
 //! | assistant `text`, `tool_use` | one `assistant` message with `content` and `tool_calls` |
@@ -12,6 +12,10 @@
 //! | `tool_choice` auto / any / tool / none, `disable_parallel_tool_use` | `auto` / `required` / function / `none`, `parallel_tool_calls: false` |
 //! | `max_tokens`, `temperature`, `top_p`, `stop_sequences`, `stream` | the limit field, `temperature`, `top_p`, `stop`, `stream` + `stream_options.include_usage` |
 //! | `metadata.user_id` | `user`, if [`UpstreamChat::send_user`] |
+//!
+//! Claude Code puts a `role: "system"` message inside `messages` (its `per-turn-control` beta) holding the
+//! environment; chat providers differ on system messages anywhere but first (Gemini folds them into its system
+//! instruction, some refuse them), so their text joins the leading system message, in order.
 //!
 //! `cache_control` is ignored wherever it appears, as are `top_k`, `thinking`, `service_tier` and unknown fields.
 //! Server tools (`web_search_…`, `bash_…`, `text_editor_…`, `computer_…`, `code_execution_…`) and server-tool
@@ -33,15 +37,26 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>) -> Result<Upstr
     let client_model = root.required_str("model")?.to_string();
 
     let mut messages = Messages::new(upstream.thought_signatures);
-    if let Some(system) = root.get("system") {
-        let text = system_text(system)?;
-        if !text.is_empty() {
-            messages.system(text);
+    let list = root.array("messages")?.ok_or_else(|| ConvertError::new("messages", "is required"))?;
+    let mut system = Vec::new();
+    if let Some(top) = root.get("system") {
+        system.push(system_text(top, "system")?);
+    }
+    for (i, message) in list.iter().enumerate() {
+        if message.get("role").and_then(Value::as_str) == Some("system") {
+            let path = index("messages", i);
+            let content = input::object(message, &path)?.get("content").ok_or_else(|| ConvertError::new(join(&path, "content"), "is required"))?;
+            system.push(system_text(content, &join(&path, "content"))?);
         }
     }
-    let list = root.array("messages")?.ok_or_else(|| ConvertError::new("messages", "is required"))?;
+    system.retain(|text| !text.is_empty());
+    if !system.is_empty() {
+        messages.system(system.join("\n\n"));
+    }
     for (i, message) in list.iter().enumerate() {
-        convert_message(message, &index("messages", i), &mut messages)?;
+        if message.get("role").and_then(Value::as_str) != Some("system") {
+            convert_message(message, &index("messages", i), &mut messages)?;
+        }
     }
 
     let mut request = chat::Request { model: upstream.model, messages: messages.into_vec(), ..chat::Request::default() };
@@ -70,13 +85,14 @@ pub fn request_to_chat(body: &[u8], upstream: &UpstreamChat<'_>) -> Result<Upstr
     Ok(UpstreamRequest { body: request.to_body(), stream, client_model, user, omitted_tools: Vec::new() })
 }
 
-fn system_text(system: &Value) -> Result<String, ConvertError> {
+/// The text of a system prompt at `field`: a string or text blocks.
+fn system_text(system: &Value, field: &str) -> Result<String, ConvertError> {
     match system {
         Value::String(text) => Ok(text.clone()),
         Value::Array(blocks) => {
             let mut texts = Vec::with_capacity(blocks.len());
             for (i, block) in blocks.iter().enumerate() {
-                let path = index("system", i);
+                let path = index(field, i);
                 let block = input::object(block, &path)?;
                 match block.required_str("type")? {
                     "text" => texts.push(block.required_str("text")?),
@@ -85,7 +101,7 @@ fn system_text(system: &Value) -> Result<String, ConvertError> {
             }
             Ok(texts.join("\n\n"))
         }
-        _ => Err(ConvertError::new("system", "must be a string or an array of text blocks")),
+        _ => Err(ConvertError::new(field, "must be a string or an array of text blocks")),
     }
 }
 
@@ -98,7 +114,7 @@ fn convert_message(value: &Value, path: &str, messages: &mut Messages) -> Result
             match role {
                 "user" => messages.user(vec![Part::text(text.clone())]),
                 "assistant" => messages.assistant_text(text.clone()),
-                _ => return Err(ConvertError::new(message.field("role"), "must be \"user\" or \"assistant\"")),
+                _ => return Err(ConvertError::new(message.field("role"), "must be \"user\", \"assistant\" or \"system\"")),
             }
             return Ok(());
         }
@@ -109,7 +125,7 @@ fn convert_message(value: &Value, path: &str, messages: &mut Messages) -> Result
     match role {
         "user" => user_blocks(blocks, &content_path, messages),
         "assistant" => assistant_blocks(blocks, &content_path, messages),
-        _ => Err(ConvertError::new(message.field("role"), "must be \"user\" or \"assistant\"")),
+        _ => Err(ConvertError::new(message.field("role"), "must be \"user\", \"assistant\" or \"system\"")),
     }
 }
 

@@ -251,6 +251,14 @@ impl StreamConverter for AnthropicStream {
         }
         out
     }
+
+    fn abort(&mut self, message: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.finished {
+            self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -81,14 +81,14 @@ fn refuse_state(root: &Obj<'_, '_>) -> Result<(), ConvertError> {
     if root.str("previous_response_id")?.is_some() {
         return Err(ConvertError::new(
             "previous_response_id",
-            "this provider keeps no conversation state; send the whole conversation in input instead",
+            "this provider keeps no conversation state (only openai/… models do); send the whole conversation in input instead, with store: false",
         ));
     }
     if root.bool("store")? == Some(true) {
-        return Err(ConvertError::new("store", "this provider stores no responses; send store: false or leave it out"));
+        return Err(ConvertError::new("store", "this provider stores no responses (only openai/… models do); send store: false or leave it out"));
     }
     if root.bool("background")? == Some(true) {
-        return Err(ConvertError::new("background", "background responses need stored state, which this provider does not keep"));
+        return Err(ConvertError::new("background", "background responses need stored state, which this provider does not keep (only openai/… models do)"));
     }
     Ok(())
 }

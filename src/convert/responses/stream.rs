@@ -319,6 +319,14 @@ impl StreamConverter for ResponsesStream {
         }
         out
     }
+
+    fn abort(&mut self, message: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.finished {
+            self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! `/api/compat/…`: the OpenAI-compatible API. Authenticate (Bearer) → parse `model` → route to the provider's
-//! own OpenAI-style path → the same attempt loop as the native proxy.
+//! `/api/compat/…`: the OpenAI-compatible API. Authenticate (the key from any usual header) → parse `model`
+//! (`provider/model`, or a name from `MODEL_ALIASES`: [`crate::protocols::resolve_model`]) → route to the
+//! provider's own OpenAI-style path → the same attempt loop as the native proxy.
 
 use super::client;
 use super::forward::forward_and_wait;
 use super::key_cache;
-use super::outbound::{Body, Outbound};
+use super::outbound::{Body, Dialect, Outbound};
 use super::relay;
 use crate::api_error::ApiError;
 use crate::affinity::session_of;
@@ -14,8 +15,9 @@ use crate::compat::{self, Operation};
 use crate::edge::app::App;
 use crate::edge::clock;
 use crate::edge::guess_limit;
-use crate::providers::{self, Provider, Unpoolable};
-use crate::request_model::{check_model, split_compat_model, CompatModelError};
+use crate::protocols;
+use crate::providers::{self, Provider};
+use crate::request_model::CompatModelError;
 use crate::service_keys::Grant;
 use crate::upstream::{self, Base};
 use futures_util::future::join_all;
@@ -36,23 +38,12 @@ struct ModelField<'a> {
 }
 
 /// The caller's grant: the service key from any usual header, under the guess limit.
-async fn authenticate<'a>(app: &'a App, req: &Request, env: &Env) -> Result<&'a Grant, ApiError> {
+pub(super) async fn authenticate<'a>(app: &'a App, req: &Request, env: &Env) -> Result<&'a Grant, ApiError> {
     guess_limit::checked_key(app, env, &req.headers(), None, clock::now_s()).await
 }
 
-fn known_provider(slug: &str) -> Result<&'static Provider, ApiError> {
-    providers::find_poolable(slug).map_err(|problem| match problem {
-        Unpoolable::Unknown => ApiError::bad_request(
-            "unknown_provider",
-            format!("unknown provider {slug:?} in \"model\": use e.g. \"google-ai-studio/gemini-2.5-flash\""),
-        ),
-        Unpoolable::NoStaticKeys => ApiError::not_poolable(slug),
-    })
-}
-
-/// `POST /api/compat/chat/completions` and `POST /api/compat/embeddings`.
-pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env, ctx: Rc<Context>) -> Result<Response, ApiError> {
-    let grant = authenticate(&app, req, env).await?;
+/// The client's JSON body, read within the limit, checked to be UTF-8 text, and its top-level `model` string.
+pub(super) async fn read_model_body(req: &Request) -> Result<(Vec<u8>, String), ApiError> {
     let Some((_, bytes)) = client::read_body(req).await? else {
         return Err(ApiError::bad_request("missing_body", "send a JSON body"));
     };
@@ -62,22 +53,39 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
     })?;
     let parsed: ModelField<'_> = serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not a valid JSON object: {e}")))?;
-    let full_model = parsed.model.ok_or(CompatModelError::Missing).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
-    let (slug, model) = split_compat_model(&full_model).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?;
-    let provider = known_provider(slug)?;
-    check_model(model).map_err(|problem| ApiError::bad_request("invalid_model", problem))?;
-    grant.permits(provider.slug, Some(model)).map_err(ApiError::denied)?;
-    grant.permits_compat(provider, model, &bytes).map_err(ApiError::denied)?;
+    let model = parsed.model.ok_or(CompatModelError::Missing).map_err(|e| ApiError::bad_request("invalid_model", e.message()))?.into_owned();
+    Ok((bytes, model))
+}
 
-    let target = compat::target(provider, operation, model).map_err(|_| {
-        ApiError::bad_request("unsupported_operation", format!("{} has no OpenAI-style embeddings endpoint", provider.slug))
-    })?;
+/// The request headers that travel to `provider` (see `client::forwarded_headers`).
+pub(super) fn upstream_headers(app: &App, req: &Request, grant: &Grant, provider: &Provider) -> Result<Headers, ApiError> {
+    client::forwarded_headers(&req.headers(), grant, matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Gateway(_))))
+}
+
+/// Refuses a target that needs AI Gateway's own compat endpoint when this deployment sends `provider` direct.
+pub(super) fn check_reachable(app: &App, provider: &Provider, target: &compat::CompatTarget) -> Result<(), ApiError> {
     if target.needs_gateway && matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Direct(_)) | Err(_)) {
         return Err(ApiError::bad_request(
             "needs_gateway",
             format!("{} is served through AI Gateway's compat endpoint: set CLOUDFLARE_ACCOUNT_ID and AI_GATEWAY", provider.slug),
         ));
     }
+    Ok(())
+}
+
+/// `POST /api/compat/chat/completions` and `POST /api/compat/embeddings`.
+pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env, ctx: Rc<Context>) -> Result<Response, ApiError> {
+    let grant = authenticate(&app, req, env).await?;
+    let (bytes, full_model) = read_model_body(req).await?;
+    let (provider, model) = protocols::resolve_model(&full_model, None, &app.config)?;
+    let model = model.as_str();
+    grant.permits(provider.slug, Some(model)).map_err(ApiError::denied)?;
+    grant.permits_compat(provider, model, &bytes).map_err(ApiError::denied)?;
+
+    let target = compat::target(provider, operation, model).map_err(|_| {
+        ApiError::bad_request("unsupported_operation", format!("{} has no OpenAI-style embeddings endpoint", provider.slug))
+    })?;
+    check_reachable(&app, provider, &target)?;
     let body = compat::replace_model(&bytes, &target.upstream_model)
         .ok_or_else(|| ApiError::bad_request("invalid_model", "\"model\" must be a string at the top level of the body"))?;
     let outbound = Outbound {
@@ -89,11 +97,12 @@ pub async fn handle(app: Rc<App>, req: &Request, operation: Operation, env: &Env
             query: String::new(),
         },
         method: "POST".to_string(),
-        headers: client::forwarded_headers(&req.headers(), grant, matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Gateway(_))))?,
+        headers: upstream_headers(&app, req, grant, provider)?,
         body: Body::Buffered(Uint8Array::from(body.as_slice())),
         model: Some(model.to_string()),
         session: session_of(app.config.session_affinity, &WebHeaders(&req.headers()), &bytes).map(|s| s.hash),
         admission: None,
+        dialect: Dialect::default(),
     };
     forward_and_wait(app.clone(), env, ctx, outbound).await
 }
@@ -194,6 +203,7 @@ async fn fetch_listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'
         model: None,
         session: None,
         admission: None,
+        dialect: Dialect::default(),
     };
     let Ok(response) = forward_and_wait(app.clone(), env, ctx.clone(), outbound).await else { return Vec::new() };
     if !verdict::is_success(response.status()) {

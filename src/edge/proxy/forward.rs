@@ -7,17 +7,24 @@
 //! read) → `next` → (`timedOut` | `unreachable` | `answered` → (`rejected` → `pauseMs`)) → … → (`canRefill` →
 //! `refill` → `next` …) → `finish`. Every method but `refill` (another window of keys, read from D1) answers
 //! synchronously, so the success path needs no wasm-bindgen future.
+//!
+//! A request converted from another client protocol ([`Dialect::conversion`]) goes through the same loop; only its
+//! deliveries differ: a success streams through a [`Converter`] into the client's protocol, an upstream error is
+//! rewritten into the client's error shape, and the Worker's own errors take that shape too.
 
 use super::client::{self, CLIENT_BODY_TIMEOUT_MS, MAX_BODY_BYTES};
+use super::converter::Converter;
 use super::isolate::{count_affinity, with_isolate, with_rng};
 use super::key_cache::{self, SharedPool};
-use super::outbound::{put_key, Admission, Body, GatewayTags, Outbound};
+use super::outbound::{put_key, Admission, Body, Dialect, GatewayTags, Outbound};
 use super::{record, respond, usage};
 use crate::edge::app::App;
 use crate::edge::clock;
 use crate::api_error::ApiError;
 use crate::attempt::{AttemptLoop, Ending, Limits, Next, Outcome, Step};
+use crate::convert::Reply;
 use crate::hints;
+use crate::protocols::{self, AnswerConverter};
 use crate::redact;
 use std::borrow::Cow;
 use crate::upstream;
@@ -65,7 +72,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
     })?;
     usage::maybe_flush(env, &ctx, app.config.usage_flush_s, started_ms / 1_000);
     key_cache::maybe_poll(env, &ctx, app.config.key_cache_ttl_s, started_ms);
-    let Outbound { destination, method, headers, body, model, session, admission } = outbound;
+    let Outbound { destination, method, headers, body, model, session, admission, dialect } = outbound;
     let (body, request) = match body {
         Body::Empty => (None, None),
         Body::Buffered(bytes) => (Some(bytes), None),
@@ -85,6 +92,7 @@ pub fn forward(app: Rc<App>, env: &Env, ctx: Rc<Context>, outbound: Outbound, po
         pause_ms: 0,
         last_answer: None,
         window_loaded: None,
+        dialect,
     };
     Ok(RELAY_LIMITS.with(|limits| relay(job, &method, &headers, body, request, limits)))
 }
@@ -124,6 +132,8 @@ pub struct Forwarding {
     last_answer: Option<LastAnswer>,
     /// Another window of the provider's keys, loaded by [`Forwarding::refill`] and not yet adopted.
     window_loaded: Option<Rc<std::cell::Cell<Option<SharedPool>>>>,
+    /// How the client is answered (error shape, conversion).
+    dialect: Dialect,
 }
 
 #[wasm_bindgen]
@@ -213,7 +223,13 @@ impl Forwarding {
             return None;
         }
         let outcome = Outcome::Answered { status: response.status(), verdict: verdict::Verdict::Success, retry_after_s: None };
-        self.judge(outcome, clock::now_ms());
+        let now_ms = clock::now_ms();
+        self.judge(outcome, now_ms);
+        if let Some(conversion) = &self.dialect.conversion {
+            let reply = Reply { model: conversion.client_model.clone(), id: with_rng(answer_id), created_s: now_ms / 1_000 };
+            let content_type = AnswerConverter::content_type(conversion);
+            return Some(respond::convert_through(&response, Converter::new(conversion, reply), content_type, &self.attempts.attempts_header()));
+        }
         match respond::stream_through(&response, &self.attempts.attempts_header()) {
             Ok(passed) => Some(passed),
             Err(error) => Some(self.error(&built_failed(&error))),
@@ -317,13 +333,26 @@ impl Forwarding {
     }
 
     fn error(&self, error: &ApiError) -> Response {
-        respond::api_error(error, Some(&self.attempts.attempts_header())).unwrap_or_else(|e| respond::last_resort(&built_failed(&e)))
+        respond::api_error_in(error, Some(&self.attempts.attempts_header()), self.dialect.errors).unwrap_or_else(|e| respond::last_resort(&built_failed(&e)))
     }
 
+    /// An upstream answer replayed to the client; for a converted request, its body in the client's error shape.
     fn replay(&self, answer: &LastAnswer, retry_after_s: Option<u64>) -> Response {
         let attempts = self.attempts.attempts_header();
-        respond::replay(answer.status, &answer.headers, &answer.body, &attempts, retry_after_s).unwrap_or_else(|e| self.error(&built_failed(&e)))
+        let replayed = match &self.dialect.conversion {
+            Some(conversion) => {
+                let body = Uint8Array::from(protocols::error_body(conversion.api, answer.status, &answer.body.to_vec()).as_slice());
+                respond::replay(answer.status, &answer.headers, &body, &attempts, retry_after_s, Some("application/json"))
+            }
+            None => respond::replay(answer.status, &answer.headers, &answer.body, &attempts, retry_after_s, None),
+        };
+        replayed.unwrap_or_else(|e| self.error(&built_failed(&e)))
     }
+}
+
+/// A fresh id for a converted answer (`msg_…`, `resp_…`): 24 random hex digits.
+fn answer_id(rng: &mut fastrand::Rng) -> String {
+    format!("{:016x}{:08x}", rng.u64(..), rng.u32(..))
 }
 
 fn built_failed(error: &worker::Error) -> ApiError {

@@ -5,20 +5,24 @@
 //! the entry point calls, one probe of a given key, the isolate's breaker figures and usage tally, and dropping a
 //! provider's cached pool after a change.
 //!
-//! Inside, in the order a request uses them: [`client`] (reading the client's request), [`native`] and
-//! [`compat_route`] (the two kinds of route), [`outbound`] (what an upstream request carries), [`forward`] with
-//! [`relay`] (the attempt loop and its JavaScript half), [`key_cache`] with [`store`] (the pool and its D1 rows),
+//! Inside, in the order a request uses them: [`client`] (reading the client's request), [`native`],
+//! [`compat_route`] and [`protocol_route`] (the kinds of route: the provider's own API, OpenAI chat for any provider,
+//! and the coding agents' Messages and Responses for any provider), [`outbound`] (what an upstream request carries),
+//! [`forward`] with [`relay`] (the attempt loop and its JavaScript half), [`converter`] (a converted answer on its
+//! way back), [`key_cache`] with [`store`] (the pool and its D1 rows),
 //! [`record`] (what an answer taught about a key), [`usage`] (the per-key tally), [`respond`] (responses),
 //! [`isolate`] (the random source and the breaker), [`probe`] (one attempt outside the pool).
 
 mod client;
 mod compat_route;
+mod converter;
 mod forward;
 mod isolate;
 mod key_cache;
 mod native;
 mod outbound;
 mod probe;
+mod protocol_route;
 mod record;
 mod relay;
 mod respond;
@@ -31,5 +35,6 @@ pub use isolate::{affinity_figures, breaker_figures};
 pub use key_cache::invalidate as invalidate_pool;
 pub use native::{handle as native, Call};
 pub use probe::{probe, Probe};
-pub use respond::{api_error, fixed, last_resort, preflight, Served};
+pub use protocol_route::handle as protocol;
+pub use respond::{api_error, api_error_in, fixed, last_resort, preflight, Served};
 pub use usage::flush_now as flush_usage;

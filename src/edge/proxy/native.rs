@@ -1,6 +1,10 @@
 //! `ANY /api/{provider}/{rest}`: the native proxy. Authenticate (the key from any usual header, or `?key=` on
 //! Gemini's native paths, under the guess limit) → parse → forward with the pool.
 //!
+//! `rest` loses a version prefix the slug already stands for (`Provider::native_rest`): Codex configured with
+//! `base_url = …/api/openai/v1`, as most guides write it, reaches OpenAI's `responses`, not `v1/v1/responses`. The
+//! Worker's own errors take the shape the provider's SDKs read (`Provider::error_shape`: Anthropic's for Anthropic).
+//!
 //! Everything before the first await is synchronous: with the caller vouched for and the provider's pool cached,
 //! the request goes straight to `relay` (see `forward`), which reads the body and shows it to [`admit`] for the model
 //! rules. A key check that needs D1 (a client this isolate has not vouched for, or a wrong key) runs as a future.
@@ -8,7 +12,7 @@
 use super::client;
 use super::forward::{forward, forward_and_wait};
 use super::key_cache;
-use super::outbound::{Admission, Admitted, Body, Outbound};
+use super::outbound::{Admission, Admitted, Body, Dialect, Outbound};
 use super::respond::Served;
 use crate::api_error::ApiError;
 use crate::affinity::session_of;
@@ -84,6 +88,7 @@ const NO_HEADERS: &[(&str, &str)] = &[];
 #[allow(clippy::too_many_arguments)]
 fn admitted(app: Rc<App>, grant: &Grant, provider: &'static Provider, req: &Request, call: Call<'_>, env: &Env, ctx: Rc<Context>, now_ms: u64) -> Result<Served, ApiError> {
     let Call { rest, query, method, .. } = call;
+    let rest = provider.native_rest(rest);
     grant.permits(provider.slug, None).map_err(ApiError::denied)?;
     let headers = req.headers();
     let through_gateway = matches!(upstream::base_for(&app.config, provider, 0), Ok(Base::Gateway(_)));
@@ -111,7 +116,8 @@ fn admitted(app: Rc<App>, grant: &Grant, provider: &'static Provider, req: &Requ
         rest: rest.to_string(),
         query: query.to_string(),
     };
-    let outbound = Outbound { destination, method, headers: forwarded, body, model, session: named, admission };
+    let dialect = Dialect { errors: provider.error_shape, conversion: None };
+    let outbound = Outbound { destination, method, headers: forwarded, body, model, session: named, admission, dialect };
     match key_cache::ready(provider.slug, app.config.key_cache_ttl_s, now_ms) {
         Some(pool) => Ok(Served::Now(forward(app, env, ctx, outbound, pool, now_ms)?.into())),
         None => {

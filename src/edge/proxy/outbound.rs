@@ -3,7 +3,9 @@
 //! ([`put_key`]). Shared by the attempt loop and the re-check's probe.
 
 use crate::api_error::ApiError;
+use crate::providers::ErrorShape;
 use crate::attempt::Destination;
+use crate::protocols::Conversion;
 use crate::providers::KeyPlacement;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
@@ -48,6 +50,19 @@ pub struct Outbound {
     pub session: Option<u64>,
     /// Run on a [`Body::Unread`] body once read; its model replaces `model`, and its session fills in `session`.
     pub admission: Option<Admission>,
+    /// How the client is answered.
+    pub dialect: Dialect,
+}
+
+/// How the client's side of a request is spoken, where it differs from the upstream's: the shape of the Worker's
+/// own errors, and for a request converted to another protocol, the conversion its answers need (a 2xx body
+/// converted as it streams, an error body converted whole).
+#[derive(Debug, Clone, Default)]
+pub struct Dialect {
+    /// The shape of the Worker's own errors.
+    pub errors: ErrorShape,
+    /// The answer's conversion; `None`: answers pass through as the upstream sent them.
+    pub conversion: Option<Conversion>,
 }
 
 /// What the gateway is told about an attempt that goes through AI Gateway.

@@ -9,6 +9,7 @@
 // path needs no wasm-bindgen future at all.
 
 /** @typedef {import("../../../build/types/one_balance.js").Forwarding} Forwarding */
+/** @typedef {import("../../../build/types/one_balance.js").Converter} Converter */
 
 /** @typedef {Uint8Array<ArrayBuffer>} Bytes */
 
@@ -141,6 +142,78 @@ export function passThrough(upstream, allowed, prefixes, fixed, name, value) {
   for (let i = 0; i + 1 < fixed.length; i += 2) headers.set(fixed[i], fixed[i + 1]);
   headers.set(name, value);
   return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
+}
+
+/**
+ * An upstream success converted into the client's protocol on its way (a converted Messages or Responses request):
+ * the upstream body is pulled chunk by chunk and each chunk handed to `converter` (src/edge/proxy/converter.rs),
+ * whose answer — the client bytes that chunk completes, often none — goes out at once. Rust decides every byte;
+ * this only moves them. The end of the upstream body asks `converter.finish()` for the closing bytes; a body that
+ * breaks off asks `converter.abort()` for the client's error ending (a cut answer must not look whole); a client
+ * that goes away cancels the upstream read. The converter is freed exactly once, at whichever comes first.
+ * Headers: those in `allowed` or starting with one of `prefixes`, plus the `fixed` pairs ([name, value, …]).
+ * A pull-based ReadableStream rather than a TransformStream: it sees the upstream's read error and the client's
+ * cancel, which a pipe through a TransformStream would turn into an aborted body with no error event.
+ * @param {Response} upstream
+ * @param {Converter} converter
+ * @param {string[]} allowed
+ * @param {string[]} prefixes
+ * @param {string[]} fixed
+ * @returns {Response}
+ */
+export function convertThrough(upstream, converter, allowed, prefixes, fixed) {
+  const headers = new Headers();
+  for (const [header, headerValue] of upstream.headers) {
+    if (allowed.includes(header) || prefixes.some((prefix) => header.startsWith(prefix))) headers.append(header, headerValue);
+  }
+  for (let i = 0; i + 1 < fixed.length; i += 2) headers.set(fixed[i], fixed[i + 1]);
+  const reader = upstream.body?.getReader();
+  let live = true;
+  /** @param {(c: Converter) => Uint8Array} last */
+  const end = (last) => {
+    if (!live) return new Uint8Array(0);
+    live = false;
+    const bytes = last(converter);
+    converter.free();
+    return bytes;
+  };
+  /** @type {ReadableStream<Uint8Array>} */
+  const body = new ReadableStream({
+    // Reads until the converter has bytes for the client (or the body ends): a pull that enqueues nothing would
+    // not be called again.
+    async pull(controller) {
+      while (live) {
+        /** @type {ReadableStreamReadResult<Uint8Array>} */
+        let next;
+        try {
+          next = reader === undefined ? { done: true, value: undefined } : await reader.read();
+        } catch {
+          if (!live) return;
+          const bytes = end((c) => c.abort());
+          if (bytes.byteLength > 0) controller.enqueue(bytes);
+          controller.close();
+          return;
+        }
+        if (!live) return;
+        if (next.done) {
+          const bytes = end((c) => c.finish());
+          if (bytes.byteLength > 0) controller.enqueue(bytes);
+          controller.close();
+          return;
+        }
+        const bytes = converter.push(next.value);
+        if (bytes.byteLength > 0) {
+          controller.enqueue(bytes);
+          return;
+        }
+      }
+    },
+    cancel(reason) {
+      end(() => new Uint8Array(0));
+      reader?.cancel(reason).catch(() => {});
+    },
+  });
+  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
 }
 
 /**

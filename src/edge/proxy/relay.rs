@@ -1,11 +1,12 @@
 //! Bindings to `relay.js`, the JavaScript half of the proxy: the allow-listed header copy, one upstream request
-//! with its time-out ([`send`]), one bounded body read ([`read_bounded`]) and the pass-through response, each done
-//! in one call into JavaScript. `relay` itself, the attempt loop's awaiting, is bound in [`super::forward`], which
+//! with its time-out ([`send`]), one bounded body read ([`read_bounded`]), the pass-through response and the
+//! converted one ([`convert_through`]), each done in one call into JavaScript. `relay` itself, the attempt loop's awaiting, is bound in [`super::forward`], which
 //! owns the object it drives.
 //!
 //! The results JavaScript hands back are named types ([`Sent`], [`Read`]) declared on both sides: here as
 //! `extern` types with getters, in `relay.js` as JSDoc typedefs that `tsc --checkJs` checks in `npm test`.
 
+use super::converter::Converter;
 use crate::upstream::{ALLOWED_RESPONSE_HEADERS, ALLOWED_RESPONSE_HEADER_PREFIXES, FORWARDED_REQUEST_HEADERS};
 use js_sys::futures::JsFuture;
 use js_sys::{Array, Promise, Uint8Array};
@@ -25,6 +26,9 @@ extern "C" {
 
     #[wasm_bindgen(js_name = passThrough)]
     fn pass_through(upstream: &Response, allowed: &Array, prefixes: &Array, fixed: &Array, name: &str, value: &str) -> Response;
+
+    #[wasm_bindgen(js_name = convertThrough)]
+    fn convert_through_js(upstream: &Response, converter: Converter, allowed: &Array, prefixes: &Array, fixed: &Array) -> Response;
 
     /// What `send` resolves to (the `Sent` typedef of `relay.js`).
     pub type Sent;
@@ -49,6 +53,10 @@ thread_local! {
     static FORWARDED: Array = strings(FORWARDED_REQUEST_HEADERS);
     static ALLOWED: Array = strings(ALLOWED_RESPONSE_HEADERS);
     static ALLOWED_PREFIXES: Array = strings(ALLOWED_RESPONSE_HEADER_PREFIXES);
+    /// The allowed headers of a converted answer: not the body's own description, which the conversion changes.
+    static ALLOWED_CONVERTED: Array = strings(
+        &ALLOWED_RESPONSE_HEADERS.iter().copied().filter(|h| !matches!(*h, "content-type" | "content-disposition" | "etag" | "last-modified")).collect::<Vec<_>>(),
+    );
 }
 
 /// A copy of the client's headers holding only [`FORWARDED_REQUEST_HEADERS`]; `Err(name)` when the value of one of
@@ -65,6 +73,12 @@ pub fn forwarded_headers(source: &Headers, max_bytes: usize) -> Result<Headers, 
 /// ([`crate::upstream::is_allowed_response_header`]), plus the `fixed` header pairs and `name: value`.
 pub fn stream_through(upstream: &Response, fixed: &Array, name: &str, value: &str) -> Response {
     ALLOWED.with(|allowed| ALLOWED_PREFIXES.with(|prefixes| pass_through(upstream, allowed, prefixes, fixed, name, value)))
+}
+
+/// The upstream's answer converted on its way (see [`super::converter`]): its body pulled chunk by chunk through
+/// `converter`, only the allowed response headers that do not describe the body, plus the `fixed` header pairs.
+pub fn convert_through(upstream: &Response, converter: Converter, fixed: &Array) -> Response {
+    ALLOWED_CONVERTED.with(|allowed| ALLOWED_PREFIXES.with(|prefixes| convert_through_js(upstream, converter, allowed, prefixes, fixed)))
 }
 
 /// How one upstream request went.

@@ -1,7 +1,9 @@
-//! Building responses: the Worker's own errors and texts, and upstream answers passed on.
+//! Building responses: the Worker's own errors and texts, and upstream answers passed on (or converted on the way).
 
+use super::converter::Converter;
 use super::relay;
 use crate::api_error::ApiError;
+use crate::providers::ErrorShape;
 use js_sys::Uint8Array;
 use wasm_bindgen::JsValue;
 use web_sys::{Headers, Response, ResponseInit};
@@ -68,16 +70,33 @@ pub fn fixed(status: u16, content_type: &str, body: &str) -> Result<Response> {
 
 /// The Worker's own error, OpenAI-shaped, with `Retry-After` when it has one.
 pub fn api_error(error: &ApiError, attempts: Option<&str>) -> Result<Response> {
+    api_error_in(error, attempts, ErrorShape::OpenAi)
+}
+
+/// The Worker's own error in `shape`, with `Retry-After` when it has one, and `x-should-retry: false` when a retry
+/// cannot change the answer ([`ApiError::is_final`]).
+pub fn api_error_in(error: &ApiError, attempts: Option<&str>, shape: ErrorShape) -> Result<Response> {
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
     if let Some(seconds) = error.retry_after_s {
         headers.set("retry-after", &seconds.to_string())?;
     }
+    if error.is_final() {
+        headers.set("x-should-retry", "false")?;
+    }
     if let Some(attempts) = attempts.filter(|a| !a.is_empty()) {
         headers.set(ATTEMPTS_HEADER, attempts)?;
     }
     add_cors(&headers)?;
-    Ok(Response::new_with_opt_str_and_init(Some(&error.body()), &init(error.status, &headers))?)
+    Ok(Response::new_with_opt_str_and_init(Some(&error.body_in(shape)), &init(error.status, &headers))?)
+}
+
+/// A JSON answer of the Worker's own (an estimate it computed), with the CORS headers.
+pub fn json(status: u16, body: &[u8]) -> Result<Response> {
+    let headers = Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    add_cors(&headers)?;
+    Ok(Response::new_with_opt_buffer_source_and_init(Some(&Uint8Array::from(body)), &init(status, &headers))?)
 }
 
 /// An upstream success passed on: same status, the allowed headers, the body streamed through untouched (it never
@@ -86,10 +105,22 @@ pub fn stream_through(upstream: &Response, attempts: &str) -> Result<Response> {
     Ok(CORS_PAIRS.with(|cors| relay::stream_through(upstream, cors, ATTEMPTS_HEADER, attempts)))
 }
 
+/// An upstream success converted into the client's protocol as it streams (see [`Converter`]): same status, the
+/// allowed headers but the body's type, `content_type` instead, the CORS headers and the attempts header — in one
+/// call into JS.
+pub fn convert_through(upstream: &Response, converter: Converter, content_type: &str, attempts: &str) -> Response {
+    let fixed: js_sys::Array = CORS_PAIRS.with(|cors| cors.iter().collect());
+    for (name, value) in [("content-type", content_type), ("cache-control", "no-cache"), (ATTEMPTS_HEADER, attempts)] {
+        fixed.push(&JsValue::from_str(name));
+        fixed.push(&JsValue::from_str(value));
+    }
+    relay::convert_through(upstream, converter, &fixed)
+}
+
 /// An upstream answer whose body was already read: same status, only the allowed headers
-/// ([`crate::upstream::is_allowed_response_header`]), the same bytes (or their redacted copy), the attempts header,
-/// and `Retry-After` when given.
-pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attempts: &str, retry_after_s: Option<u64>) -> Result<Response> {
+/// ([`crate::upstream::is_allowed_response_header`]), the same bytes (or their redacted copy, or their conversion
+/// into the client's error shape, typed `content_type`), the attempts header, and `Retry-After` when given.
+pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attempts: &str, retry_after_s: Option<u64>, content_type: Option<&str>) -> Result<Response> {
     let headers = Headers::new()?;
     for pair in js_sys::try_iter(upstream_headers)?.into_iter().flatten() {
         let pair: js_sys::Array = pair?.into();
@@ -97,6 +128,10 @@ pub fn replay(status: u16, upstream_headers: &Headers, body: &Uint8Array, attemp
         if crate::upstream::is_allowed_response_header(&name) {
             headers.append(&name, &value)?;
         }
+    }
+    if let Some(content_type) = content_type {
+        headers.delete("content-disposition")?;
+        headers.set("content-type", content_type)?;
     }
     headers.set(ATTEMPTS_HEADER, attempts)?;
     if let Some(seconds) = retry_after_s {

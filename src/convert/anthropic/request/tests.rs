@@ -231,7 +231,9 @@ fn invalid_requests_are_refused_with_the_field_named() {
         (json!({"messages": user}), "model: is required"),
         (json!({"model": "m"}), "messages: is required"),
         (json!({"model": "m", "messages": {}}), "messages: must be an array"),
-        (json!({"model": "m", "messages": [{"role": "system", "content": "x"}]}), "messages[0].role: must be \"user\" or \"assistant\""),
+        (json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}), "messages[0].role: must be \"user\", \"assistant\" or \"system\""),
+        (json!({"model": "m", "messages": [{"role": "system"}]}), "messages[0].content: is required"),
+        (json!({"model": "m", "messages": [{"role": "system", "content": [{"type": "image"}]}]}), "messages[0].content[0].type: \"image\" blocks are not allowed in system; send text blocks"),
         (json!({"model": "m", "messages": [{"role": "user"}]}), "messages[0].content: is required"),
         (json!({"model": "m", "messages": [{"role": "user", "content": 7}]}), "messages[0].content: must be a string or an array of content blocks"),
         (json!({"model": "m", "messages": [{"role": "user", "content": [{"text": "no type"}]}]}), "messages[0].content[0].type: is required"),
@@ -255,6 +257,31 @@ fn invalid_requests_are_refused_with_the_field_named() {
         assert_eq!(error_of(body.clone()), expected, "{body}");
     }
     assert_eq!(request_to_chat(b"not json", &GEMINI).map(|_| ()).expect_err("refused").field, "");
+}
+
+#[test]
+fn system_messages_inside_messages_join_the_leading_system_prompt_in_order() {
+    // Claude Code 2.1 (per-turn-control beta) sends its environment as a `role: "system"` message after the first
+    // user turn, with an `output_config` of its own.
+    let body = json!({"model": "m", "system": [{"type": "text", "text": "You are Claude Code."}], "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "Run it"}]},
+        {"role": "system", "content": "# Environment\nPlatform: linux", "output_config": {"effort": "medium"}},
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        {"role": "system", "content": [{"type": "text", "text": "later note"}]},
+        {"role": "user", "content": "go on"}
+    ]});
+    let (_, chat) = convert(&body).expect("converts");
+    assert_eq!(
+        chat["messages"],
+        json!([
+            {"role": "system", "content": "You are Claude Code.\n\n# Environment\nPlatform: linux\n\nlater note"},
+            {"role": "user", "content": "Run it"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "go on"}
+        ])
+    );
+    let only_inside = json!({"model": "m", "messages": [{"role": "system", "content": "env"}, {"role": "user", "content": "hi"}]});
+    assert_eq!(convert(&only_inside).expect("converts").1["messages"][0], json!({"role": "system", "content": "env"}));
 }
 
 #[test]

@@ -271,3 +271,21 @@ fn output_is_written_as_soon_as_the_upstream_sends_it() {
     assert!(stream.finish().is_empty(), "finish is final");
     assert!(stream.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\n").is_empty());
 }
+
+#[test]
+fn a_stream_cut_short_ends_with_an_error_event_not_a_stop() {
+    let half = &OPENAI_TEXT.as_bytes()[..OPENAI_TEXT.len() / 2];
+    let mut stream = converter();
+    let mut out = stream.push(half);
+    out.extend(stream.abort("the upstream connection was cut"));
+    let seen = events(&out);
+    let (last, data) = seen.last().expect("events");
+    assert_eq!(last, "error");
+    assert_eq!(data["error"], json!({"type": "api_error", "message": "the upstream connection was cut"}));
+    assert!(!seen.iter().any(|(name, _)| name == "message_stop"), "a cut answer is not a whole one");
+    assert!(stream.finish().is_empty() && stream.abort("again").is_empty(), "nothing after the end");
+    let mut whole = converter();
+    whole.push(OPENAI_TEXT.as_bytes());
+    whole.finish();
+    assert!(whole.abort("late").is_empty(), "an ended stream is not aborted");
+}

@@ -224,9 +224,9 @@ fn user_wins_over_prompt_cache_key_and_is_sent_only_when_allowed() {
 fn stateful_and_unsupported_requests_are_refused_with_the_field_named() {
     let cases = [
         (json!({"model": "m", "input": "hi", "previous_response_id": "resp_1"}),
-         "previous_response_id: this provider keeps no conversation state; send the whole conversation in input instead"),
-        (json!({"model": "m", "input": "hi", "store": true}), "store: this provider stores no responses; send store: false or leave it out"),
-        (json!({"model": "m", "input": "hi", "background": true}), "background: background responses need stored state, which this provider does not keep"),
+         "previous_response_id: this provider keeps no conversation state (only openai/… models do); send the whole conversation in input instead, with store: false"),
+        (json!({"model": "m", "input": "hi", "store": true}), "store: this provider stores no responses (only openai/… models do); send store: false or leave it out"),
+        (json!({"model": "m", "input": "hi", "background": true}), "background: background responses need stored state, which this provider does not keep (only openai/… models do)"),
         (json!({"input": "hi"}), "model: is required"),
         (json!({"model": "m"}), "input: is required"),
         (json!({"model": "m", "input": 5}), "input: must be a string or an array of items"),

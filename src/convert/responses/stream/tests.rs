@@ -267,3 +267,17 @@ fn output_is_written_as_soon_as_the_upstream_sends_it() {
     assert!(!stream.finish().is_empty());
     assert!(stream.finish().is_empty(), "finish is final");
 }
+
+#[test]
+fn a_stream_cut_short_ends_with_response_failed() {
+    let half = &OPENAI_TEXT.as_bytes()[..OPENAI_TEXT.len() / 2];
+    let mut stream = converter();
+    let mut out = stream.push(half);
+    out.extend(stream.abort("the upstream connection was cut"));
+    let mut parser = SseParser::new();
+    let events = parser.push(&out).expect("bounded");
+    let last: Value = serde_json::from_str(&events.last().expect("events").data).expect("json");
+    assert_eq!(last["type"], "response.failed");
+    assert_eq!(last["response"]["error"], json!({"code": "server_error", "message": "the upstream connection was cut"}));
+    assert!(stream.finish().is_empty() && stream.abort("again").is_empty(), "nothing after the end");
+}
