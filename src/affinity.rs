@@ -1,6 +1,6 @@
 //! Sessions: which conversation a request belongs to, so that every turn of it goes to the same pool key while that
 //! key is healthy — providers cache long prompt prefixes per key (or per project behind it), and a coding agent
-//! resends the same growing prefix on every turn. The key a session goes to is chosen in [`crate::pool::pick`]; this
+//! resends the same growing prefix on every turn. The key a session goes to is chosen in [`crate::pool::pick_for_session`]; this
 //! module only names the session, from what clients already send, in this order:
 //!
 //! 1. the `x-one-balance-session` header, for users who want to choose;
@@ -11,6 +11,10 @@
 //! 5. for clients that send none of these (Gemini CLI), a fingerprint of the conversation: its system prompt and its
 //!    first message, as they appear in the body, each hashed over at most [`FINGERPRINT_BYTES`] — the same on every
 //!    turn, since a conversation only ever grows at its end.
+//!    A request is fingerprinted only when it is a conversation worth keeping on one key: a later turn (three
+//!    messages or more) or a start of at least [`FINGERPRINT_MIN_BYTES`] (a coding agent's system prompt). Short
+//!    one-off requests that happen to be alike (a batch job, a load test, "hi") keep the uniform choice instead of
+//!    crowding onto one key; providers cache no prefix that short anyway.
 //!
 //! A session is a 64-bit hash (FNV-1a over the source's name and value), never the value itself: nothing a client
 //! sends is kept or logged. Reading the body costs one pass of the JSON parser over it, skipping what it does not
@@ -26,6 +30,12 @@ use std::fmt;
 
 /// Most bytes of the system prompt, and of the first message, that a fingerprint hashes.
 pub const FINGERPRINT_BYTES: usize = 4 * 1024;
+
+/// Fewest bytes of system prompt and first message together that make a first turn worth a fingerprint.
+pub const FINGERPRINT_MIN_BYTES: usize = 1024;
+
+/// Fewest messages that make a request a later turn of a conversation (user, assistant, user).
+const LATER_TURN_MESSAGES: usize = 3;
 
 /// The header a user sets to name a session.
 pub const SESSION_HEADER: &str = "x-one-balance-session";
@@ -92,8 +102,12 @@ pub fn session_from_body(body: &[u8]) -> Option<Session> {
         }
     }
     let system = fields.system.or(fields.system_instruction).or(fields.instructions).map(|raw| clip(raw.get()));
-    let first = [fields.messages, fields.contents, fields.input].into_iter().flatten().find_map(|list| list.0)?;
-    let parts: [&[u8]; 3] = [b"fingerprint", system.unwrap_or_default().as_bytes(), clip(&first).as_bytes()];
+    let list = [fields.messages, fields.contents, fields.input].into_iter().flatten().find(|list| list.first.is_some())?;
+    let (first, system) = (clip(list.first.as_deref().unwrap_or_default()), system.unwrap_or_default());
+    if list.count < LATER_TURN_MESSAGES && system.len() + first.len() < FINGERPRINT_MIN_BYTES {
+        return None;
+    }
+    let parts: [&[u8]; 3] = [b"fingerprint", system.as_bytes(), first.as_bytes()];
     Some(Session { hash: hash_parts(&parts), source: SessionSource::Fingerprint })
 }
 
@@ -122,9 +136,12 @@ struct Fields<'a> {
     input: Option<First<'a>>,
 }
 
-/// The first element of a JSON array as raw JSON (the rest is skipped unread), or a whole string (Responses' `input`
-/// may be one).
-struct First<'a>(Option<Cow<'a, str>>);
+/// The first element of a JSON array as raw JSON (the rest is skipped unread, only counted), or a whole string
+/// (Responses' `input` may be one).
+struct First<'a> {
+    first: Option<Cow<'a, str>>,
+    count: usize,
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for First<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -136,14 +153,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for First<'a> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let first = seq.next_element::<&'de RawValue>()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(First(first.map(|raw| Cow::Borrowed(raw.get()))))
+                let mut count = usize::from(first.is_some());
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(First { first: first.map(|raw| Cow::Borrowed(raw.get())), count })
             }
             fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-                Ok(First(Some(Cow::Borrowed(text))))
+                Ok(First { first: Some(Cow::Borrowed(text)), count: 1 })
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(First(Some(Cow::Owned(text.to_string()))))
+                Ok(First { first: Some(Cow::Owned(text.to_string())), count: 1 })
             }
         }
         deserializer.deserialize_any(FirstVisitor)
@@ -226,27 +246,51 @@ mod tests {
         assert_eq!(session_from_body(gemini).map(|s| s.source), Some(SessionSource::Body("cachedContent")));
     }
 
+    /// A coding agent's system prompt: long enough to fingerprint a first turn.
+    fn agent_system() -> String {
+        "You are Gemini CLI, an interactive agent for software engineering tasks. ".repeat(20)
+    }
+
     #[test]
     fn a_conversation_without_a_name_keeps_its_fingerprint_as_it_grows() {
-        let turn1 = br#"{"contents":[{"role":"user","parts":[{"text":"Fix the bug in main.rs"}]}],"systemInstruction":{"parts":[{"text":"You are Gemini CLI"}]},"generationConfig":{"temperature":0}}"#;
-        let turn2 = br#"{"contents":[{"role":"user","parts":[{"text":"Fix the bug in main.rs"}]},{"role":"model","parts":[{"text":"Done."}]},{"role":"user","parts":[{"text":"Thanks, now test it"}]}],"systemInstruction":{"parts":[{"text":"You are Gemini CLI"}]},"generationConfig":{"temperature":0}}"#;
-        let other = br#"{"contents":[{"role":"user","parts":[{"text":"Write a poem"}]}],"systemInstruction":{"parts":[{"text":"You are Gemini CLI"}]}}"#;
-        let a = session_from_body(turn1).expect("a conversation");
+        let system = agent_system();
+        let turn1 = format!(
+            r#"{{"contents":[{{"role":"user","parts":[{{"text":"Fix the bug in main.rs"}}]}}],"systemInstruction":{{"parts":[{{"text":"{system}"}}]}},"generationConfig":{{"temperature":0}}}}"#
+        );
+        let turn2 = format!(
+            r#"{{"contents":[{{"role":"user","parts":[{{"text":"Fix the bug in main.rs"}}]}},{{"role":"model","parts":[{{"text":"Done."}}]}},{{"role":"user","parts":[{{"text":"Thanks, now test it"}}]}}],"systemInstruction":{{"parts":[{{"text":"{system}"}}]}},"generationConfig":{{"temperature":0}}}}"#
+        );
+        let other = format!(r#"{{"contents":[{{"role":"user","parts":[{{"text":"Write a poem"}}]}}],"systemInstruction":{{"parts":[{{"text":"{system}"}}]}}}}"#);
+        let a = session_from_body(turn1.as_bytes()).expect("a conversation");
         assert_eq!(a.source, SessionSource::Fingerprint);
-        assert_eq!(Some(a), session_from_body(turn2), "the same conversation, one turn later");
-        assert_ne!(Some(a.hash), session_from_body(other).map(|s| s.hash), "another conversation");
+        assert_eq!(Some(a), session_from_body(turn2.as_bytes()), "the same conversation, one turn later");
+        assert_ne!(Some(a.hash), session_from_body(other.as_bytes()).map(|s| s.hash), "another conversation");
+    }
+
+    #[test]
+    fn a_short_first_turn_is_not_fingerprinted_but_a_later_turn_is() {
+        let first = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+        assert_eq!(session_from_body(first), None, "alike one-off requests keep the uniform choice");
+        let later = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]},{"role":"model","parts":[{"text":"Hello!"}]},{"role":"user","parts":[{"text":"more"}]}]}"#;
+        assert_eq!(session_from_body(later).map(|s| s.source), Some(SessionSource::Fingerprint));
+        let chat_with_system = br#"{"model":"x","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"q"}]}"#;
+        assert_eq!(session_from_body(chat_with_system), None, "a system message and one question are one turn");
     }
 
     #[test]
     fn chat_and_responses_bodies_are_fingerprinted_too() {
-        let chat = br#"{"model":"x","messages":[{"role":"system","content":"sys"},{"role":"user","content":"q"}]}"#;
-        let chat_later = br#"{"model":"x","messages":[{"role":"system","content":"sys"},{"role":"user","content":"q"},{"role":"assistant","content":"a"}],"stream":true}"#;
-        assert_eq!(session_from_body(chat), session_from_body(chat_later));
-        let responses = br#"{"model":"x","instructions":"be brief","input":"hello"}"#;
-        assert_eq!(session_from_body(responses).map(|s| s.source), Some(SessionSource::Fingerprint));
-        let anthropic = br#"{"model":"x","system":"long system","messages":[{"role":"user","content":"q"}]}"#;
-        let different_system = br#"{"model":"x","system":"another system","messages":[{"role":"user","content":"q"}]}"#;
-        assert_ne!(session_from_body(anthropic), session_from_body(different_system));
+        let system = agent_system();
+        let chat = format!(r#"{{"model":"x","messages":[{{"role":"system","content":"{system}"}},{{"role":"user","content":"q"}}]}}"#);
+        let chat_later = format!(
+            r#"{{"model":"x","messages":[{{"role":"system","content":"{system}"}},{{"role":"user","content":"q"}},{{"role":"assistant","content":"a"}}],"stream":true}}"#
+        );
+        assert!(session_from_body(chat.as_bytes()).is_some());
+        assert_eq!(session_from_body(chat.as_bytes()), session_from_body(chat_later.as_bytes()));
+        let responses = format!(r#"{{"model":"x","instructions":"{system}","input":"hello"}}"#);
+        assert_eq!(session_from_body(responses.as_bytes()).map(|s| s.source), Some(SessionSource::Fingerprint));
+        let anthropic = format!(r#"{{"model":"x","system":"{system}","messages":[{{"role":"user","content":"q"}}]}}"#);
+        let different_system = format!(r#"{{"model":"x","system":"{system}!","messages":[{{"role":"user","content":"q"}}]}}"#);
+        assert_ne!(session_from_body(anthropic.as_bytes()), session_from_body(different_system.as_bytes()));
     }
 
     #[test]
@@ -261,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_mode_decides_which_sources_count() {
-        let fingerprinted = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+        let fingerprinted = br#"{"contents":[{"role":"user","parts":[{"text":"hi"}]},{"role":"model","parts":[{"text":"Hello!"}]},{"role":"user","parts":[{"text":"more"}]}]}"#;
         let named = br#"{"prompt_cache_key":"c1","messages":[{"role":"user","content":"hi"}]}"#;
         let header: &[(&str, &str)] = &[("session-id", "s1")];
         assert_eq!(session_of(SessionAffinity::On, NO_HEADERS, fingerprinted).map(|s| s.source), Some(SessionSource::Fingerprint));

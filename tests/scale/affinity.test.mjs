@@ -56,6 +56,9 @@ function cachingUpstream(limitedKeys, limitedFromTurn) {
   return { reply, stats };
 }
 
+/** A coding agent's system prompt (Gemini CLI's is some 20 KB): long enough that the first turn is fingerprinted. */
+const SYSTEM_PROMPT = "You are a coding agent. Read the code before you change it, keep to the project's conventions, and run the tests. ".repeat(12);
+
 async function converse(worker, id) {
   const contents = [{ role: "user", parts: [{ text: `conversation ${id}: please refactor module ${id} of the project` }] }];
   const outcomes = [];
@@ -63,7 +66,7 @@ async function converse(worker, id) {
     const res = await worker.fetch(`/api/google-ai-studio/v1beta/models/${MODEL}:generateContent`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-goog-api-key": AUTH_KEY },
-      body: JSON.stringify({ contents, systemInstruction: { parts: [{ text: "You are a coding agent." }] } }),
+      body: JSON.stringify({ contents, systemInstruction: { parts: [{ text: SYSTEM_PROMPT }] } }),
       signal: AbortSignal.timeout(20_000),
     });
     const body = await res.json().catch(() => null);
