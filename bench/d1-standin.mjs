@@ -32,6 +32,7 @@ class D1PreparedStatement {
   }
   async all() {
     note(this.sql);
+    if (this.db.discardWrites && classify(this.sql) === "writes") return DISCARDED;
     const started = Date.now(); // the Workers clock moves across I/O, so this is the time spent waiting on the store
     try {
       return await this.db.store.query(this.sql, this.params);
@@ -54,10 +55,18 @@ class D1PreparedStatement {
   }
 }
 
+/** What a write gets when writes are discarded: D1's shape for a statement that changed nothing. */
+const DISCARDED = { success: true, results: [], meta: { duration: 0, changes: 0, rows_read: 0, rows_written: 0, last_row_id: 0, changed_db: false, size_after: 0 } };
+
 class D1Database {
-  constructor(namespace) {
+  /**
+   * `discardWrites`: count write statements but do not run them (the bench's rotation cost without the stand-in's
+   * own SQLite work, which real D1 does on another machine); reads still run.
+   */
+  constructor(namespace, discardWrites = false) {
     this.namespace = namespace;
     this.id = namespace.idFromName("DB");
+    this.discardWrites = discardWrites;
   }
   // A Durable Object stub is an I/O object of the request that made it, so each statement gets its own.
   get store() {
@@ -69,6 +78,7 @@ class D1Database {
   async batch(statements) {
     counts.batches++;
     for (const s of statements) note(s.sql);
+    if (this.discardWrites && statements.every((s) => classify(s.sql) === "writes")) return statements.map(() => DISCARDED);
     return this.store.batch(statements.map((s) => ({ sql: s.sql, params: s.params })));
   }
   async exec(sql) {
@@ -111,8 +121,9 @@ let cachedEnv;
 /** The Worker's env: the bindings given, with `DB` the stand-in; `adjust(env)` may add or replace more (once). */
 export function benchEnv(env, adjust) {
   if (cachedFrom !== env) {
-    cachedEnv = { ...env, DB: new D1Database(env.D1STORE) };
+    cachedEnv = { ...env, DB: new D1Database(env.D1STORE, env.BENCH_D1_DISCARD_WRITES === "1") };
     delete cachedEnv.D1STORE;
+    delete cachedEnv.BENCH_D1_DISCARD_WRITES;
     adjust?.(cachedEnv);
     cachedFrom = env;
   }

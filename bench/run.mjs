@@ -799,6 +799,9 @@ async function main() {
   const rotCostTargets = [
     { id: "floor", steady: "floor", kind: "ob", worker: (n) => floorWorker(n, rotMockBase) },
     { id: "ob10", steady: "ob1k", kind: "ob", worker: (n) => obWorker(n, rotMockBase, { vars: rotVars }) },
+    // The same, with the D1 stand-in counting the writes but not running them: the Worker's own cost per 429 (real
+    // D1 runs its SQL on another machine; the stand-in runs it in this process, where its CPU is counted).
+    { id: "ob10nw", steady: "ob1k", kind: "ob", worker: (n) => obWorker(n, rotMockBase, { vars: { ...rotVars, BENCH_D1_DISCARD_WRITES: "1" } }) },
     ...extraVariants.map((v) => ({ id: v.id, steady: v.id, kind: v.kind, worker: (n) => (v.kind === "original" ? originalWorker(n, rotMockBase) : obWorker(n, rotMockBase, { buildDir: BASELINE_BUILD_DIR, vars: rotVars })) })),
   ];
   for (const t of rotCostTargets) {
@@ -970,7 +973,7 @@ async function main() {
   const sel = obIds.map((id) => cost(id));
 
   const targetLabel = (id) =>
-    ({ proxy: "trivial proxy", floor: "plain-JS floor", ob10: "one-balance, 10 keys", obhealth: "one-balance's wasm, `GET /health`", emptyrs: "the smallest workers-rs Worker (bench/empty-worker)" })[id] ??
+    ({ proxy: "trivial proxy", floor: "plain-JS floor", ob10: "one-balance, 10 keys", ob10nw: "one-balance, D1 writes counted but not run", obhealth: "one-balance's wasm, `GET /health`", emptyrs: "the smallest workers-rs Worker (bench/empty-worker)" })[id] ??
     allVariants.find((v) => v.id === id)?.label ??
     id;
   const rotCost = rotCostTargets.map((t) => {
@@ -1108,7 +1111,7 @@ async function main() {
   md.push(
     table(
       ["target", "answers", "req/s", "CPU ms/answer", "upstream 429s/answer", "CPU ms per 429", "beyond the floor's, ms per 429", "D1 writes per 429", "non-200"],
-      rotCost.map((r) => [targetLabel(r.id), fi(r.answers), fi(r.rps), f(r.cpu, 3), f(r.per429, 3), f(r.cpuPer429, 3), r.id === "floor" ? "—" : f(r.cpuPer429 - rotCostOf("floor").cpuPer429, 3), r.d1PerAnswer === null ? "—" : f(r.d1WritesPer429, 2), r.non200]),
+      rotCost.map((r) => [{ floor: "plain-JS floor", ob10: "one-balance", ob10nw: "one-balance, D1 writes counted but not run", orig10: "original TypeScript Worker", base10: "one-balance (baseline build)" }[r.id] ?? r.id, fi(r.answers), fi(r.rps), f(r.cpu, 3), f(r.per429, 3), f(r.cpuPer429, 3), r.id === "floor" ? "—" : f(r.cpuPer429 - rotCostOf("floor").cpuPer429, 3), r.d1PerAnswer === null ? "—" : f(r.d1WritesPer429, 2), r.non200]),
     ),
   );
   md.push("");
@@ -1248,7 +1251,7 @@ async function main() {
         ["steady state ≥ 0.95× the floor's req/s at c=8", `${range(rpsRatio(8))} (10 / 1k / 100k / 100k half cooling keys)`, ok(Math.min(...rpsRatio(8)) >= 0.95)],
         ["steady state ≥ 0.95× the floor's req/s at c=32", range(rpsRatio(32)), ok(Math.min(...rpsRatio(32)) >= 0.95)],
         ["CPU per request ≤ 1.05× the floor's (c=1 / 8 / 32)", CONCURRENCY.map((c) => range(cpuRatio(c))).join(" / "), ok(CONCURRENCY.every((c) => Math.max(...cpuRatio(c)) <= 1.05))],
-        ["rotation ≤ 0.3 ms CPU per 429 beyond the second upstream call (the floor's cost per 429)", `${f(rotCostOf("ob10").cpuPer429, 3)} − ${f(rotCostOf("floor").cpuPer429, 3)} = ${f(beyond, 3)} ms`, ok(beyond <= 0.3)],
+        ["rotation ≤ 0.3 ms CPU per 429 beyond the second upstream call (the floor's cost per 429)", `${f(rotCostOf("ob10").cpuPer429, 3)} − ${f(rotCostOf("floor").cpuPer429, 3)} = ${f(beyond, 3)} ms (with the D1 stand-in's writes not run: ${f(rotCostOf("ob10nw").cpuPer429 - rotCostOf("floor").cpuPer429, 3)} ms)`, ok(beyond <= 0.3)],
         ...(ORIGINAL_DIR ? [["every figure beats the original's from the same run (table above)", lost.length ? `behind on: ${lost.map(({ row }) => row.name).join("; ")}` : `ahead on all ${versusOriginal.length}`, ok(lost.length === 0)]] : []),
       ],
     ),
