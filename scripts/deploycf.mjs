@@ -16,7 +16,7 @@
 // Which wrangler runs is decided in scripts/deploy/wrangler.mjs (ONE_BALANCE_WRANGLER, node_modules, PATH, npx).
 // See DEPLOY.md.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DB_BINDING, SECRET_NAMES, applyEdits, readConfig } from "./deploy/config.mjs";
@@ -63,6 +63,12 @@ async function main() {
   const authKey = process.env.AUTH_KEY;
   const childEnv = { ...process.env };
   delete childEnv.AUTH_KEY;
+  // `wrangler deploy` runs build.command (worker-build), which runs wasm-opt as Cargo.toml's wasm-pack metadata says:
+  // use binaryen from node_modules (a devDependency, the one scripts/test builds with), never a download, so the
+  // deployed wasm is the optimised one that was tested. The same for the other tools scripts/lib/toolchain.sh sets.
+  const bin = (name) => join(root, "node_modules", ".bin", name);
+  if (!childEnv.WASM_OPT_BIN && existsSync(bin("wasm-opt"))) childEnv.WASM_OPT_BIN = bin("wasm-opt");
+  if (!childEnv.ESBUILD_BIN && existsSync(bin("esbuild"))) childEnv.ESBUILD_BIN = bin("esbuild");
 
   // ---- 1. inputs and login
   step(1, "Checking the inputs and the Cloudflare login");

@@ -12,7 +12,8 @@
 #     into ${XDG_CACHE_HOME:-$HOME/.cache}/one-balance/node-22.23.3, put first on PATH
 #   - node_modules (npm ci) when missing or older than package-lock.json
 # Then exports the variables that keep worker-build and wrangler off the network (see docs in TOOLCHAIN notes):
-#   WASM_BINDGEN_BIN, ESBUILD_BIN (worker-build would otherwise download them), WRANGLER_SEND_METRICS=false,
+#   WASM_BINDGEN_BIN, ESBUILD_BIN, WASM_OPT_BIN (worker-build would otherwise download them; wasm-opt is binaryen's,
+#   the npm devDependency, run by worker-build as Cargo.toml's wasm-pack metadata says), WRANGLER_SEND_METRICS=false,
 #   CLOUDFLARE_CF_FETCH_ENABLED=false, X_LOCAL_OBSERVABILITY=false.
 # Cargo tools stay in $CARGO_HOME (default ~/.cargo), so CI caches them by caching that directory.
 
@@ -114,12 +115,15 @@ ob_ensure_node_modules() {
   # them, esbuild's binary is missing and this says what to do.
   "$OB_ROOT/node_modules/.bin/esbuild" --version >/dev/null 2>&1 ||
     ob_die "node_modules/.bin/esbuild does not run. If npm blocked install scripts: npm install-scripts approve esbuild workerd && npm rebuild"
+  "$OB_ROOT/node_modules/.bin/wasm-opt" --version >/dev/null 2>&1 ||
+    ob_die "node_modules/.bin/wasm-opt (npm binaryen) does not run: npm ci, then rerun"
 }
 
 ob_export_env() {
   WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" || ob_die "wasm-bindgen is not on PATH"
   export WASM_BINDGEN_BIN
   export ESBUILD_BIN="$OB_ROOT/node_modules/.bin/esbuild"
+  export WASM_OPT_BIN="$OB_ROOT/node_modules/.bin/wasm-opt"
   export WRANGLER_SEND_METRICS=false
   export CLOUDFLARE_CF_FETCH_ENABLED=false
   export X_LOCAL_OBSERVABILITY=false

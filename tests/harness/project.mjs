@@ -136,6 +136,7 @@ export function toolEnv(extra = {}) {
     X_LOCAL_OBSERVABILITY: "false",
     WASM_BINDGEN_BIN: process.env.WASM_BINDGEN_BIN || join(cargoHome, "bin", "wasm-bindgen"),
     ESBUILD_BIN: process.env.ESBUILD_BIN || join(ROOT, "node_modules", ".bin", "esbuild"),
+    WASM_OPT_BIN: process.env.WASM_OPT_BIN || join(ROOT, "node_modules", ".bin", "wasm-opt"),
     // The Node running the tests (>= 22.12) must also run wrangler, and worker-build must be found.
     PATH: [dirname(process.execPath), join(cargoHome, "bin"), process.env.PATH].join(":"),
     ...extra,
