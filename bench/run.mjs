@@ -600,7 +600,7 @@ async function profileTarget(id, mockBase, seconds, concurrency) {
 
 const SCALE_SIZES = (process.env.BENCH_SCALE_SIZES ?? (QUICK ? "1000,100000" : "1000,100000,1000000")).split(",").map(Number);
 const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? (QUICK ? 3 : 7));
-const SCALE_LOAD_SECONDS = Number(process.env.BENCH_SCALE_LOAD_SECONDS ?? (QUICK ? 12 : 30));
+const SCALE_LOAD_SECONDS = Number(process.env.BENCH_SCALE_LOAD_SECONDS ?? (QUICK ? 12 : 60)); // 60: one minute's look at the removals
 const SCALE_LOAD_CONCURRENCY = 8;
 const SCALE_SEED_ROWS_PER_STATEMENT = 10_000;
 const SCALE_SEED_STATEMENTS_PER_CALL = 10;
@@ -608,7 +608,7 @@ const SCALE_SEED_LIMIT_MS = 20 * 60 * 1000; // per size
 const SCALE_PASTE = 10_000; // keys added by one admin request: they share one created_at
 const SCALE_CPU_BUDGET_MS = 10;
 const SCALE_ROWS_BUDGET = 1_000; // rows read per isolate-hour
-const SCALE_RSS_BUDGET_MB = 128;
+const SCALE_MINUTE_LOOKS_PER_HOUR = 60; // src/edge/proxy/sql/poll.sql: a minute's first poll also reads the removals' index
 
 /** CPU time (ms, from /proc/<pid>/task/<tid>/schedstat: nanoseconds) of a process: all its threads, and its main thread. */
 function threadCpuMs(pid) {
@@ -743,7 +743,7 @@ async function timeFirst(entry, call) {
 const geminiCall = (base) => httpCall(base + OB_PATH, { method: "POST", headers: { "content-type": "application/json", "x-goog-api-key": SERVICE_KEY }, body: BODY });
 const adminCall = (base, path) => httpCall(base + path, { headers: { authorization: `Bearer ${SERVICE_KEY}` } });
 const brief = (trace) => trace.map((t) => [t.sql.replace(/\s+/g, " ").trim().slice(0, 100), t.rowsRead, t.rows]);
-const isPoll = (t) => t.sql.includes("FROM keys WHERE updated_at >=");
+const isPoll = (t) => t.sql.includes("FROM keys WHERE updated_at >="); // src/edge/proxy/sql/poll.sql: one statement
 
 /** The D1 rows one action reads: counters reset, the action, then the counters (and the statements seen). */
 async function rowsOf(base, action) {
@@ -833,6 +833,15 @@ async function measureScaleSize(count, mockBase, floorSetup) {
     } finally {
       await stopProcess(entry);
     }
+    if (floorSetup.emptyrs) {
+      entry = await startCold(floorSetup.emptyrs.name, floorSetup.emptyrs.port);
+      try {
+        row.emptyrs = await timeFirst(entry, () => httpCall(`${entry.base}/`));
+        if (row.emptyrs.r.status !== 200) throw new Error(`the smallest workers-rs Worker: first request answered ${row.emptyrs.r.status}`);
+      } finally {
+        await stopProcess(entry);
+      }
+    }
     rounds.push(row);
     log(
       `   ${fi(count)} keys, round ${round}: first request CPU ${f(row.ob.cpu, 2)} ms (main thread ${f(row.ob.cpuMain, 2)}), wall ${f(row.ob.wall, 1)} ms, ` +
@@ -855,6 +864,9 @@ async function measureScaleSize(count, mockBase, floorSetup) {
     refWall: med((r) => r.ref.wall),
     floorCpu: med((r) => r.floor.cpu),
     floorCpuMain: med((r) => r.floor.cpuMain),
+    emptyrsCpu: rounds[0].emptyrs ? med((r) => r.emptyrs.cpu) : NaN,
+    emptyrsCpuMain: rounds[0].emptyrs ? med((r) => r.emptyrs.cpuMain) : NaN,
+    emptyrsWall: rounds[0].emptyrs ? med((r) => r.emptyrs.wall) : NaN,
     floorWall: med((r) => r.floor.wall),
     cpuRange: [Math.min(...rounds.map((r) => r.ob.cpu)), Math.max(...rounds.map((r) => r.ob.cpu))],
     rowsRead: med((r) => r.ob.rowsRead),
@@ -886,7 +898,7 @@ async function measureScaleSize(count, mockBase, floorSetup) {
         await sleep(350);
         return r;
       });
-      return { rowsRead: p.rowsRead, polls: new Set(p.trace.filter(isPoll).map((t) => t.batch)).size, statements: p.statements, detail: brief(p.trace) };
+      return { rowsRead: p.rowsRead, polls: p.trace.filter(isPoll).length, statements: p.statements, detail: brief(p.trace) };
     };
     steady.idlePolls = [await onePoll(), await onePoll()];
     // Another isolate cools one key: its row is written with D1's clock, as the Worker's cooldown write does.
@@ -913,7 +925,7 @@ async function measureScaleSize(count, mockBase, floorSetup) {
       rowsRead: d.rowsRead,
       rowsWritten: d.rowsWritten,
       statements: d.reads + d.writes,
-      polls: new Set(d.trace.filter(isPoll).map((t) => t.batch)).size,
+      polls: d.trace.filter(isPoll).length,
     };
     steady.rssLoad = rssMb(entry.pgid);
     steady.wasmLoad = JSON.parse((await httpCall(`${entry.base}/__bench/memory`)).body).wasmMemoryBytes;
@@ -998,6 +1010,13 @@ async function measureScale(mockBase) {
   floorSetup.ref = { name: refName, port: refProc.port };
   await stopProcess(refProc);
   await checkpointSqlite(join(OUT, refName));
+  // The smallest workers-rs Worker (bench/empty-worker, `GET /`), when built: the runtime's floor for Rust in wasm.
+  if (existsSync(join(EMPTY_RS_BUILD_DIR, "index_bg.wasm"))) {
+    const emptyName = "scaleemptyrs";
+    const emptyProc = await startWorkerd(emptyName, [obWorker(emptyName, mockBase, { buildDir: EMPTY_RS_BUILD_DIR })]);
+    floorSetup.emptyrs = { name: emptyName, port: emptyProc.port };
+    await stopProcess(emptyProc);
+  }
   const sizes = [];
   for (const count of SCALE_SIZES) sizes.push(await measureScaleSize(count, mockBase, floorSetup));
   return {
@@ -1077,6 +1096,9 @@ function scaleMarkdown(scale) {
         }),
         ["one-balance, 10 keys (a window of 10; in every round)", f(medOf("refCpu"), 1), f(medOf("refCpuMain"), 1), "—", "—", "—", f(medOf("refWall"), 1), "—", "10", `${f(medOf("refCpuMain") / medOf("floorCpuMain"), 1)}×`],
         ["plain-JS floor, 1,000 keys (in every round)", f(medOf("floorCpu"), 1), f(medOf("floorCpuMain"), 1), "—", "—", "—", f(medOf("floorWall"), 1), "—", "980", "1.0×"],
+        ...(Number.isFinite(medOf("emptyrsCpuMain"))
+          ? [["the smallest workers-rs Worker (bench/empty-worker, `GET /`, no D1; in every round)", f(medOf("emptyrsCpu"), 1), f(medOf("emptyrsCpuMain"), 1), "—", "—", "—", f(medOf("emptyrsWall"), 1), "—", "0", `${f(medOf("emptyrsCpuMain") / medOf("floorCpuMain"), 1)}×`]]
+          : []),
       ],
     ),
   );
@@ -1095,15 +1117,18 @@ function scaleMarkdown(scale) {
     ),
   );
   md.push("");
+  const computedPerHour = (s) => Math.min(...s.steady.idlePolls.map((p) => p.rowsRead)) * pollsPerHour + SCALE_MINUTE_LOOKS_PER_HOUR;
   md.push("### D1 rows read");
   md.push("");
   md.push("Rows, not statements: the sum of `meta.rows_read` over the statements, which the stand-in takes from workerd's");
-  md.push("SQLite (`cursor.rowsRead`: libsql's rows-read counter, the one Cloudflare bills SQL storage by). A poll is three");
-  md.push("statements in one batch (D1's clock, the key rows changed since the cursor, the removals since); each poll below was");
-  md.push("started by one request once it was due, alone. \"One key changed\": another isolate's cooldown, written behind this");
+  md.push("SQLite (`cursor.rowsRead`: libsql's rows-read counter, the one Cloudflare bills SQL storage by; it counts an index");
+  md.push("seek as a row read even when the range is empty). A poll is one statement (src/edge/proxy/sql/poll.sql: D1's clock,");
+  md.push("the key rows changed since the cursor through `keys_updated_at_idx`, and the removals only when a row changed, or");
+  md.push("in the first poll of a minute); each poll below was started by one request once it was due, alone, so a pair may");
+  md.push("hold one minute's first poll (one row more). \"One key changed\": another isolate's cooldown, written behind this");
   md.push("isolate's back with D1's clock, as the Worker's cooldown write does; then the poll after it. Per isolate-hour,");
   md.push(`measured: the rows read over the ${scale.loadSeconds} s of load (polls every ${ttl / 2} s while requests come in) × 3600 / ${scale.loadSeconds};`);
-  md.push(`computed: one nothing-changed poll × ${fi(pollsPerHour)} polls an hour. The usage flush (one upsert of the figures of every key`);
+  md.push(`computed: the smaller nothing-changed poll × ${fi(pollsPerHour)} polls an hour + ${SCALE_MINUTE_LOOKS_PER_HOUR} minute looks at the removals (1 row each). The usage flush (one upsert of the figures of every key`);
   md.push(`used since the last flush, at most once per USAGE_FLUSH_SECONDS = ${flushS}: ${fi(flushesPerHour)} an hour under steady traffic) is read off`);
   md.push("the key list's first call after the load, which writes the isolate's pending figures before it reads.");
   md.push("");
@@ -1112,7 +1137,7 @@ function scaleMarkdown(scale) {
       ["keys", "first request (pool load)", "poll, nothing changed", "poll, one key changed (the next)", `${scale.loadSeconds} s of load: rows (polls)`, "per isolate-hour: measured / computed", "usage flush after the load: rows read (keys; rows written)", `per isolate-hour with ${fi(flushesPerHour)} such flushes`],
       sizes.map((s) => {
         const st = s.steady;
-        const idle = st.idlePolls[0].rowsRead;
+        const idle = computedPerHour(s);
         const perHourMeasured = (st.load.rowsRead * 3600) / st.load.seconds;
         return [
           fi(s.count),
@@ -1120,9 +1145,9 @@ function scaleMarkdown(scale) {
           st.idlePolls.map((p) => fi(p.rowsRead)).join(", "),
           `${fi(st.changedPolls[0].rowsRead)} (${fi(st.changedPolls[1].rowsRead)})`,
           `${fi(st.load.rowsRead)} (${st.load.polls})`,
-          `${fi(perHourMeasured)} / ${fi(idle * pollsPerHour)}`,
+          `${fi(perHourMeasured)} / ${fi(idle)}`,
           `${fi(st.flush.rowsRead)} (${fi(st.flush.keys)}; ${fi(st.flush.rowsWritten)})`,
-          fi(idle * pollsPerHour + st.flush.rowsRead * flushesPerHour),
+          fi(idle + st.flush.rowsRead * flushesPerHour),
         ];
       }),
     ),
@@ -1154,7 +1179,8 @@ function scaleMarkdown(scale) {
   md.push("");
   md.push("Not measured here: tests/scale/change-feed.test.mjs runs two isolates of the built Worker on one D1 and checks that");
   md.push("a cooldown learned by one, and an admin's reset, delete and add on one, are used by the other within");
-  md.push("KEY_CACHE_TTL_SECONDS (10 s); it measured 2.5–5 s when it was written (commit f193fc9).");
+  md.push("KEY_CACHE_TTL_SECONDS (10 s); it measured 2.5–5 s when it was written (commit f193fc9), and 2.1–5.1 s with the");
+  md.push("one-statement poll (commit e3937b8: cooldown 5.1 s, reset 2.1 s, delete 4.7 s, add 2.3 s).");
   md.push("");
   md.push("### Scale budgets");
   md.push("");
@@ -1162,56 +1188,68 @@ function scaleMarkdown(scale) {
   const per = (fn) => sizes.map((s) => `${fi(s.count)}: ${fn(s)}`).join("; ");
   const outsideMain = (s) => s.cold.cpuMain - s.cold.standinCpuMain;
   const outsideAll = (s) => s.cold.cpu - s.cold.standinCpu;
-  const idlePerHour = (s) => s.steady.idlePolls[0].rowsRead * pollsPerHour;
   const measuredPerHour = (s) => (s.steady.load.rowsRead * 3600) / s.steady.load.seconds;
-  const withFlush = (s) => idlePerHour(s) + s.steady.flush.rowsRead * flushesPerHour;
+  const withFlush = (s) => computedPerHour(s) + s.steady.flush.rowsRead * flushesPerHour;
   const smallest = sizes[0];
   const largest = sizes.at(-1);
+  const c0 = (key) => median(sizes.map((x) => x.cold[key]));
+  const emptyrs = Number.isFinite(c0("emptyrsCpuMain")) ? `; the smallest workers-rs Worker (bench/empty-worker, no D1): ${f(c0("emptyrsCpuMain"), 1)} (${f(c0("emptyrsCpu"), 1)}) ms` : "";
+  md.push("The budgets of issue 14 (\"The pool at scale\"), then figures kept for information (no budget of the issue).");
+  md.push("");
   const rows = [
     [
       `cold first request ≤ ${SCALE_CPU_BUDGET_MS} ms CPU at every size (JS thread, outside the D1 stand-in; all threads in brackets)`,
-      `${per((s) => `${f(outsideMain(s), 1)} (${f(outsideAll(s), 1)}) ms`)}; the plain-JS floor's whole first request: ${f(median(sizes.map((x) => x.cold.floorCpuMain)), 1)} ms; one-balance ÷ floor (JS thread, stand-in included): ${sizes.map((s) => `${f(s.cold.cpuMain / s.cold.floorCpuMain, 1)}×`).join(" / ")}`,
+      `${per((s) => `${f(outsideMain(s), 1)} (${f(outsideAll(s), 1)}) ms`)}. Floors, whole first requests in the same rounds, JS thread (all threads): ` +
+        `the nearest reached, one-balance with a window of 10 keys, ${f(c0("refCpuMain"), 1)} (${f(c0("refCpu"), 1)}) ms${emptyrs}; the plain-JS floor reading 980 keys: ${f(c0("floorCpuMain"), 1)} (${f(c0("floorCpu"), 1)}) ms`,
       ok(sizes.every((s) => outsideMain(s) <= SCALE_CPU_BUDGET_MS)),
     ],
     [
-      "cold first request independent of pool size (outside the stand-in, JS thread: largest ÷ smallest ≤ 1.2×)",
-      `${f(outsideMain(largest), 1)} ÷ ${f(outsideMain(smallest), 1)} ms = ${f(outsideMain(largest) / outsideMain(smallest), 2)}×`,
-      ok(outsideMain(largest) / outsideMain(smallest) <= 1.2),
+      `≤ ${fi(SCALE_ROWS_BUDGET)} rows read per isolate-hour in steady state at every size (change-feed polls; computed / measured over the load)`,
+      per((s) => `${fi(computedPerHour(s))} / ${fi(measuredPerHour(s))}`),
+      ok(sizes.every((s) => Math.max(computedPerHour(s), measuredPerHour(s)) <= SCALE_ROWS_BUDGET)),
     ],
     [
-      `the first request's pool load reads ≤ KEY_WINDOW_SIZE (${fi(window)}) rows + a few`,
-      per((s) => fi(s.cold.rowsRead)),
-      ok(sizes.every((s) => s.cold.rowsRead <= window + 8)),
-    ],
-    [
-      `≤ ${fi(SCALE_ROWS_BUDGET)} rows read per isolate-hour at every size (change-feed polls; computed / measured)`,
-      per((s) => `${fi(idlePerHour(s))} / ${fi(measuredPerHour(s))}`),
-      ok(sizes.every((s) => Math.max(idlePerHour(s), measuredPerHour(s)) <= SCALE_ROWS_BUDGET)),
-    ],
-    [
-      `the same with ${fi(flushesPerHour)} usage flushes an hour after load like this run's`,
-      per((s) => fi(withFlush(s))),
-      ok(sizes.every((s) => withFlush(s) <= SCALE_ROWS_BUDGET)),
-    ],
-    [
-      "isolate memory independent of pool size (wasm memory after the load: largest ÷ smallest ≤ 1.2×)",
-      `${f(largest.steady.wasmLoad / 2 ** 20, 2)} ÷ ${f(smallest.steady.wasmLoad / 2 ** 20, 2)} MB; RSS after the load ${per((s) => `${mb(s.steady.rssLoad)} MB (floor ${mb(s.steady.floorRssLoad)})`)}`,
-      ok(largest.steady.wasmLoad / smallest.steady.wasmLoad <= 1.2),
+      `a cooldown learned in one isolate used by every other within ${ttl} s`,
+      "tested, not timed here: tests/scale/change-feed.test.mjs (two isolates on one D1; also an admin's reset, delete and add)",
+      "tested",
     ],
   ];
-  // Flat past the count cap: compared between two sizes that both pass it (a tenfold pool, 100,000 → 1,000,000).
-  const pastCap = sizes.filter((s) => s.count >= 100_000);
-  if (pastCap.length >= 2) {
-    const [a, b] = pastCap.slice(-2);
+  const info = [
+    [
+      "cold first request independent of pool size (outside the stand-in, JS thread: largest ÷ smallest)",
+      `${f(outsideMain(largest), 1)} ÷ ${f(outsideMain(smallest), 1)} ms = ${f(outsideMain(largest) / outsideMain(smallest), 2)}×`,
+    ],
+    [`the first request's pool load reads ≤ KEY_WINDOW_SIZE (${fi(window)}) rows`, per((s) => fi(s.cold.rowsRead))],
+    [
+      `rows read per isolate-hour with ${fi(flushesPerHour)} usage flushes an hour after load like this run's (traffic on every key of the window)`,
+      per((s) => fi(withFlush(s))),
+    ],
+    [
+      "isolate memory independent of pool size (wasm memory after the load: largest ÷ smallest)",
+      `${f(largest.steady.wasmLoad / 2 ** 20, 2)} ÷ ${f(smallest.steady.wasmLoad / 2 ** 20, 2)} MB; RSS after the load ${per((s) => `${mb(s.steady.rssLoad)} MB (floor ${mb(s.steady.floorRssLoad)})`)}`,
+    ],
+  ];
+  // Admin views from the smallest to the largest pool (the counts are capped at 10,000 per tab).
+  if (sizes.length >= 2) {
     for (const [i, label] of viewLabels.entries()) {
-      if (label.startsWith("key list, search")) continue; // reads the provider's keys by design
-      const growth = b.steady.views[i].rowsRead / a.steady.views[i].rowsRead;
-      rows.push([`admin ${label}: rows read flat past the count cap (${fi(a.count)} → ${fi(b.count)} keys: < 2×)`, `${fi(a.steady.views[i].rowsRead)} → ${fi(b.steady.views[i].rowsRead)} (${f(growth, 2)}×)`, ok(growth < 2)]);
+      const a = smallest.steady.views[i].rowsRead;
+      const b = largest.steady.views[i].rowsRead;
+      info.push([`admin ${label}: rows read, ${fi(smallest.count)} → ${fi(largest.count)} keys`, `${fi(a)} → ${fi(b)} (${f(b / a, 1)}×)`]);
     }
-  } else {
-    rows.push(["admin views: rows read flat past the count cap", "needs two sizes of 100,000 keys or more (the full run's 100,000 and 1,000,000)", "not measured"]);
   }
-  md.push(table(["budget", "measured", "verdict"], rows));
+  md.push(table(["budget (issue 14)", "measured", "verdict"], rows));
+  md.push("");
+  if (Number.isFinite(c0("emptyrsCpuMain"))) {
+    md.push(
+      `The cold first request misses its budget by about the same at every size. The smallest workers-rs Worker's first request (${f(c0("emptyrsCpuMain"), 1)} ms) ` +
+        `shows that the runtime alone allows 10 ms for Rust in wasm; the nearest one-balance reaches is its first request with a window of 10 keys ` +
+        `(${f(c0("refCpuMain"), 1)} ms): its own module, of which compiling, lazily, the wasm functions the first request runs is about ` +
+        `${f(largest.cold.cpuMain - largest.cold.eagerCpuMain, 1)} ms of the JS thread at ${fi(largest.count)} keys (the difference to "wasm compiled at load"); ` +
+        `the window of ${fi(window)} rows adds about ${f(outsideMain(largest) - c0("refCpuMain"), 1)} ms outside the stand-in.`,
+    );
+    md.push("");
+  }
+  md.push(table(["for information", "measured"], info));
   md.push("");
   return md;
 }
@@ -1725,7 +1763,7 @@ async function main() {
   md.push("");
   md.push("Counted by bench/ob-entry.mjs, which gives the Worker its `DB` binding (a `D1Database` class over a SQLite Durable");
   md.push("Object) and counts every statement the Worker prepares and runs; counters are reset after each warm-up, so the");
-  md.push("figures are steady state. One change-feed poll (3 statements) per provider per KEY_CACHE_TTL_SECONDS / 2 per isolate is");
+  md.push("figures are steady state. One change-feed poll (1 statement) per KEY_CACHE_TTL_SECONDS / 2 per isolate is");
   md.push("expected.");
   md.push("");
   md.push(
@@ -1930,9 +1968,9 @@ async function main() {
   const d1Total = obIds.reduce((a, id) => ({ r: a.r + d1PerReq(id).reads, w: a.w + d1PerReq(id).writes }), { r: 0, w: 0 });
   const sumSeconds = obIds.length * CONCURRENCY.length * REPS * SECONDS;
   const ttl = Number(readTemplate().vars.KEY_CACHE_TTL_SECONDS ?? 60);
-  // Since 1142a6c an isolate polls D1's change feed (3 statements: D1's clock, changed rows, removals) every
-  // KEY_CACHE_TTL_SECONDS / 2 instead of reloading the pool every KEY_CACHE_TTL_SECONDS.
-  const FEED_STATEMENTS = 3;
+  // Since 1142a6c an isolate polls D1's change feed every KEY_CACHE_TTL_SECONDS / 2 instead of reloading the pool every
+  // KEY_CACHE_TTL_SECONDS: 3 statements until the scale work, one since (src/edge/proxy/sql/poll.sql).
+  const FEED_STATEMENTS = 1;
   const allowedReads = obIds.length * CONCURRENCY.length * REPS * Math.ceil(SECONDS / (ttl / 2) + 1) * FEED_STATEMENTS;
   md.push(
     table(
@@ -1942,7 +1980,7 @@ async function main() {
         ["throughput ≥ 90 % of the trivial proxy's at c=32", `${f(worstRatio * 100, 1)} … ${f(Math.max(...sel.map((s) => s.ratio)) * 100, 1)} % (the plain-JS floor: ${f(cost("floor").ratio * 100, 1)} %)`, ok(worstRatio >= 0.9)],
         ["100 % 200s under rotation at c=32", `${rotation32.reduce((a, r) => a + r.non200 + r.errors, 0)} non-200 of ${fi(rotation32.reduce((a, r) => a + r.answers, 0))}`, ok(rotation32.every((r) => r.non200 === 0 && r.errors === 0))],
         ["selection flat from 10 to 100,000 keys (p50 c=1 of 100k, 100k half cooling minus 10 keys ≤ 0.05 ms; criterion per pick below)", `${p50s.map((x) => f(x, 3)).join(" / ")} ms (10 / 1k / 100k / 100k half cooling)`, ok(Math.max(p50s[2], p50s[3]) - p50s[0] <= 0.05)],
-        ["0 D1 reads and 0 writes per request in steady state (≤ one change-feed poll, 3 statements, per provider per half cache period)", `${d1Total.r} reads (≤ ${allowedReads} allowed by the TTL over ${sumSeconds} s of runs), ${d1Total.w} writes`, ok(d1Total.w === 0 && d1Total.r <= allowedReads)],
+        ["0 D1 reads and 0 writes per request in steady state (≤ one change-feed poll, 1 statement, per half cache period)", `${d1Total.r} reads (≤ ${allowedReads} allowed by the TTL over ${sumSeconds} s of runs), ${d1Total.w} writes`, ok(d1Total.w === 0 && d1Total.r <= allowedReads)],
         ["Worker ≤ 1 MB gzipped", `${fi(size.totalGz)} bytes`, ok(size.totalGz <= 1_000_000)],
         ["first streamed chunk leaves the Worker within 5 ms of arriving", `+${f(firstChunkDelta)} ms over direct`, ok(firstChunkDelta <= 5)],
       ],
