@@ -4,12 +4,15 @@
 // `D1Database` (the name workers-rs checks) with the D1 client API a Worker uses — prepare/bind/all/run/first/raw,
 // batch, exec — backed by a SQLite Durable Object in the same workerd process (`ctx.storage.sql`), with D1's result
 // shape ({results, success, meta}). Every statement passes through it and is counted, reads and writes apart: that
-// is how the bench counts D1 statements per request. `control` answers the /__bench/ routes (seed SQL, read or
-// reset the counters) before a Worker is entered.
+// is how the bench counts D1 statements per request. It also sums the rows SQLite read (`meta.rows_read`, the figure
+// D1 bills: rows, not statements) and keeps a short trace of the statements with their parameters and rows read,
+// which the scale section replays (POST /__bench/replay) to time the stand-in's own work apart from the Worker's.
+// `control` answers the /__bench/ routes (seed SQL, read or reset the counters, replay) before a Worker is entered.
 import { DurableObject } from "cloudflare:workers";
 
-const counts = { reads: 0, writes: 0, batches: 0, statements: [], waitedMs: 0 };
+const counts = { reads: 0, writes: 0, batches: 0, rowsRead: 0, rowsWritten: 0, statements: [], trace: [], waitedMs: 0 };
 const KEEP_STATEMENTS = 50;
+let nextBatch = 1;
 
 function classify(sql) {
   const head = sql.trimStart().slice(0, 12).toUpperCase();
@@ -19,6 +22,14 @@ function classify(sql) {
 function note(sql) {
   counts[classify(sql)]++;
   if (counts.statements.length < KEEP_STATEMENTS) counts.statements.push(sql.replace(/\s+/g, " ").trim().slice(0, 120));
+}
+
+/** Adds a statement's result to the row counters and, while there is room, to the trace (`batch`: its batch's number). */
+function tally(sql, params, result, batch) {
+  const rowsRead = result?.meta?.rows_read ?? 0;
+  counts.rowsRead += rowsRead;
+  counts.rowsWritten += result?.meta?.rows_written ?? 0;
+  if (counts.trace.length < KEEP_STATEMENTS) counts.trace.push({ sql, params, batch, rowsRead, rows: result?.results?.length ?? 0 });
 }
 
 class D1PreparedStatement {
@@ -35,7 +46,9 @@ class D1PreparedStatement {
     if (this.db.discardWrites && classify(this.sql) === "writes") return DISCARDED;
     const started = Date.now(); // the Workers clock moves across I/O, so this is the time spent waiting on the store
     try {
-      return await this.db.store.query(this.sql, this.params);
+      const result = await this.db.store.query(this.sql, this.params);
+      tally(this.sql, this.params, result, null);
+      return result;
     } finally {
       counts.waitedMs += Date.now() - started;
     }
@@ -79,11 +92,15 @@ class D1Database {
     counts.batches++;
     for (const s of statements) note(s.sql);
     if (this.discardWrites && statements.every((s) => classify(s.sql) === "writes")) return statements.map(() => DISCARDED);
-    return this.store.batch(statements.map((s) => ({ sql: s.sql, params: s.params })));
+    const results = await this.store.batch(statements.map((s) => ({ sql: s.sql, params: s.params })));
+    const batch = nextBatch++;
+    statements.forEach((s, i) => tally(s.sql, s.params, results[i], batch));
+    return results;
   }
   async exec(sql) {
     note(sql);
     const r = await this.store.query(sql, []);
+    tally(sql, [], r, null);
     return { count: 1, duration: r.meta.duration };
   }
   withSession() {
@@ -139,12 +156,31 @@ export async function control(request, env, path) {
     const results = await store.batch(list);
     return json({ statements: results.length, last: results.at(-1)?.results?.slice(0, 5) ?? [] });
   }
+  if (path === "/__bench/replay" && request.method === "POST") {
+    // Body: a trace from /__bench/d1 (statements with their parameters and batch numbers). Runs them again through
+    // this stand-in exactly as a Worker's calls do (batches as batches), counted like a Worker's: the stand-in's own
+    // work for those statements, without the Worker.
+    const trace = await request.json();
+    const db = new D1Database(env.D1STORE);
+    let rowsRead = 0;
+    for (let i = 0; i < trace.length; ) {
+      const group = trace[i].batch === null ? [trace[i]] : trace.filter((t) => t.batch === trace[i].batch);
+      const prepared = group.map((t) => db.prepare(t.sql).bind(...t.params));
+      const results = trace[i].batch === null ? [await prepared[0].all()] : await db.batch(prepared);
+      rowsRead += results.reduce((a, r) => a + (r.meta?.rows_read ?? 0), 0);
+      i += group.length;
+    }
+    return json({ statements: trace.length, rowsRead });
+  }
   if (path === "/__bench/d1") return json(counts);
   if (path === "/__bench/d1/reset") {
     counts.reads = 0;
     counts.writes = 0;
     counts.batches = 0;
+    counts.rowsRead = 0;
+    counts.rowsWritten = 0;
     counts.statements = [];
+    counts.trace = [];
     counts.waitedMs = 0;
     return json(counts);
   }

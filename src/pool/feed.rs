@@ -4,8 +4,11 @@
 //! Every write to a key row sets its `updated_at` from D1's own clock (`unixepoch()` inside the statement), and D1
 //! runs one statement at a time, so the rows changed since a moment are the rows whose `updated_at` is at or after
 //! it. An isolate keeps one cursor (D1's clock at its last look) and polls `updated_at >= cursor` through an index:
-//! when nothing changed that reads no row at all, whatever the size of the pool. Deleted rows leave no row to read,
-//! so deletions are written to a small `key_removals` table (a bulk deletion writes one row naming the provider).
+//! when nothing changed that reads one row (D1 counts the index seek), whatever the size of the pool. Deleted rows
+//! leave no row to read, so deletions are written to a small `key_removals` table (a bulk deletion writes one row
+//! naming the provider), and touch `updated_at` of one surviving row so that the poll, which reads the removals only
+//! when a row changed (or once a minute, for a deletion that left no row), sees them: one statement, 1 row read when
+//! nothing changed (`src/edge/proxy/sql/poll.sql`).
 //! A poll that finds more changes than it reads at once, or a cursor older than the removals the scheduled re-check
 //! keeps, means the isolate reloads what it holds instead.
 
@@ -50,6 +53,22 @@ pub struct Poll {
     pub rows: Vec<FeedRow>,
     /// Removals at or after the cursor.
     pub removals: Vec<Removal>,
+}
+
+/// The poll's row as D1 returns it (`src/edge/proxy/sql/poll.sql`): D1's clock, the changed rows as a JSON array of
+/// `[id, provider, key, status, model_coolings]`, and the removals as a JSON array of `[provider, key_id]` (`None`:
+/// not read, as when nothing changed).
+pub fn poll_from_json(db_now_s: u64, changed: &str, removals: Option<&str>) -> Result<Poll, serde_json::Error> {
+    type ChangedFields = (String, String, String, String, Option<String>);
+    let rows = serde_json::from_str::<Vec<ChangedFields>>(changed)?
+        .into_iter()
+        .map(|(id, provider, key, status, model_coolings)| FeedRow { id, provider, key, status, model_coolings })
+        .collect();
+    let removals = match removals {
+        Some(text) => serde_json::from_str::<Vec<(String, Option<String>)>>(text)?.into_iter().map(|(provider, key_id)| Removal { provider, key_id }).collect(),
+        None => Vec::new(),
+    };
+    Ok(Poll { db_now_s, rows, removals })
 }
 
 /// Which cached pools must be reloaded instead of updated.
@@ -149,6 +168,18 @@ mod tests {
         assert_eq!(reading.reload, Reload::Everything);
         let fresh = read_feed(100, Poll { db_now_s: 100 + REMOVALS_KEPT_S, rows: vec![], removals: vec![] });
         assert_eq!(fresh.reload, Reload::Nothing);
+    }
+
+    #[test]
+    fn the_polls_json_row_reads_into_rows_and_removals() {
+        let changed = r#"[["a","p","secret-a","active","{\"m\":{\"end_at\":200}}"],["b","q","secret-b","blocked",null]]"#;
+        let poll = poll_from_json(130, changed, Some(r#"[["p","gone"],["q",null]]"#)).expect("parses");
+        assert_eq!(poll.db_now_s, 130);
+        assert_eq!(poll.rows, vec![row("a", "active", r#"{"m":{"end_at":200}}"#), FeedRow { provider: "q".to_string(), model_coolings: None, ..row("b", "blocked", "") }]);
+        assert_eq!(poll.removals, vec![Removal { provider: "p".to_string(), key_id: Some("gone".to_string()) }, Removal { provider: "q".to_string(), key_id: None }]);
+        let nothing = poll_from_json(131, "[]", None).expect("parses");
+        assert_eq!(nothing, Poll { db_now_s: 131, rows: vec![], removals: vec![] });
+        assert!(poll_from_json(131, "[[1]]", None).is_err());
     }
 
     #[test]

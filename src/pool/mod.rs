@@ -12,7 +12,7 @@ mod select;
 mod session_table;
 mod window;
 
-pub use feed::{read_feed, FeedReading, FeedRow, Poll, Reload, Removal, REMOVALS_KEPT_S, ROWS_PER_POLL};
+pub use feed::{poll_from_json, read_feed, FeedReading, FeedRow, Poll, Reload, Removal, REMOVALS_KEPT_S, ROWS_PER_POLL};
 pub use keys::{parse_model_coolings, ActiveRow, ChangedKey, KeyPool, PoolKey, Secret};
 pub use select::{pick, pick_for_session, Pick, RANDOM_PROBES, SESSION_CHOICES};
 pub use window::{random_start, WindowStart, WINDOW_KEYS};

@@ -252,7 +252,8 @@ pub async fn insert_keys(db: &D1Database, provider: &str, keys: &[String], remar
 }
 
 /// Deletes the target keys of `provider` and their usage rows, and records the removal for the change feed (each id,
-/// or one bulk row that makes every isolate reload the provider), in one transaction. Returns how many keys went.
+/// or one bulk row that makes every isolate reload the provider; and one surviving row touched), in one transaction.
+/// Returns how many keys went.
 pub async fn delete_keys(db: &D1Database, provider: &str, target: &Target) -> Result<u64> {
     let (filter, ids) = match target {
         Target::Ids(ids) => ("id IN (SELECT value FROM json_each(?2))", Some(json_list(ids))),
@@ -273,8 +274,12 @@ pub async fn delete_keys(db: &D1Database, provider: &str, target: &Target) -> Re
         .bind(&params)?;
     let removal = db.prepare(removal).bind(&params[..if matches!(target, Target::Ids(_)) { 2 } else { 1 }])?;
     let keys = db.prepare(format!("DELETE FROM keys WHERE provider = ?1 AND {filter}")).bind(&params)?;
-    let results = db.batch(vec![usage, removal, keys]).await?;
-    Ok(match results.last() {
+    // The change feed reads the removals only when a key row changed (src/edge/proxy/sql/poll.sql: one row read per
+    // poll when nothing did), so the deletion touches the most recently written surviving row: every isolate sees
+    // it at its next poll. When no row is left, the feed's once-a-minute look at the removals finds the deletion.
+    let touch = db.prepare(format!("UPDATE keys SET updated_at = {DB_NOW} WHERE rowid = (SELECT rowid FROM keys ORDER BY updated_at DESC LIMIT 1)"));
+    let results = db.batch(vec![usage, removal, keys, touch]).await?;
+    Ok(match results.get(2) {
         Some(result) => result.meta()?.and_then(|m| m.changes).unwrap_or(0) as u64,
         None => 0,
     })

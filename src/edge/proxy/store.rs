@@ -6,7 +6,7 @@
 //! the same arithmetic as [`crate::cooldown::after_rate_limit`]: the end never moves earlier, and a streak counted by
 //! another isolate is not lost. Numbers are bound as JS numbers (exact to 2^53), never as D1's 32-bit integer type.
 
-use crate::pool::{parse_model_coolings, FeedRow, Poll, PoolKey, Removal, Secret, WindowStart, ROWS_PER_POLL};
+use crate::pool::{parse_model_coolings, poll_from_json, Poll, PoolKey, Secret, WindowStart, ROWS_PER_POLL};
 use crate::edge::d1::{cooling_until_of, num, DB_NOW};
 use crate::cooldown::CoolInput;
 use crate::recheck;
@@ -59,49 +59,22 @@ pub async fn load_window(db: &D1Database, provider: &str, start: &WindowStart, l
     Ok((keys, complete, now_s))
 }
 
-#[derive(Deserialize)]
-struct FeedRowFields {
-    id: String,
-    provider: String,
-    key: String,
-    status: String,
-    model_coolings: Option<String>,
-}
+/// The change feed's poll (see `sql/poll.sql`): one statement, one row; 1 row read when nothing changed.
+const POLL_SQL: &str = include_str!("sql/poll.sql");
 
 #[derive(Deserialize)]
-struct RemovalFields {
-    provider: String,
-    key_id: Option<String>,
+struct PollFields {
+    now: f64,
+    changed: String,
+    removals: Option<String>,
 }
 
-/// One look at the change feed from `cursor_s`: D1's clock, the key rows written since (at most one more than
-/// [`ROWS_PER_POLL`]), and the removals since. Three statements in one round trip; when nothing changed, no row is
-/// read but the clock.
+/// One look at the change feed from `cursor_s` (see [`POLL_SQL`]): D1's clock, the key rows written since (at most
+/// one more than [`ROWS_PER_POLL`]), and the removals since when they can hold news.
 pub async fn poll(db: &D1Database, cursor_s: u64) -> Result<Poll> {
-    let rows_sql = "SELECT id, provider, key, status, model_coolings FROM keys WHERE updated_at >= ?1 ORDER BY updated_at LIMIT ?2";
-    let removals_sql = "SELECT provider, key_id FROM key_removals WHERE removed_at >= ?1";
-    let results = db
-        .batch(vec![
-            db.prepare(format!("SELECT {DB_NOW} AS now")),
-            db.prepare(rows_sql).bind(&[num(cursor_s), num((ROWS_PER_POLL + 1) as u64)])?,
-            db.prepare(removals_sql).bind(&[num(cursor_s)])?,
-        ])
-        .await?;
-    let mut results = results.into_iter();
-    let db_now_s = results.next().and_then(|r| r.results::<Clock>().ok()).and_then(|rows| rows.first().map(|c| c.now as u64)).unwrap_or(cursor_s);
-    let rows = match results.next() {
-        Some(rows) => rows
-            .results::<FeedRowFields>()?
-            .into_iter()
-            .map(|r| FeedRow { id: r.id, provider: r.provider, key: r.key, status: r.status, model_coolings: r.model_coolings })
-            .collect(),
-        None => Vec::new(),
-    };
-    let removals = match results.next() {
-        Some(rows) => rows.results::<RemovalFields>()?.into_iter().map(|r| Removal { provider: r.provider, key_id: r.key_id }).collect(),
-        None => Vec::new(),
-    };
-    Ok(Poll { db_now_s, rows, removals })
+    let row = db.prepare(POLL_SQL).bind(&[num(cursor_s), num((ROWS_PER_POLL + 1) as u64)])?.first::<PollFields>(None).await?;
+    let Some(row) = row else { return Ok(Poll { db_now_s: cursor_s, rows: Vec::new(), removals: Vec::new() }) };
+    poll_from_json(row.now as u64, &row.changed, row.removals.as_deref()).map_err(|error| worker::Error::RustError(format!("the change feed's row: {error}")))
 }
 
 /// The JSON path of a model's entry in `model_coolings`. Model names reaching here hold no `"` or control
