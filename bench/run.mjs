@@ -1255,11 +1255,14 @@ function scaleMarkdown(scale) {
   return md;
 }
 
-/** Puts the scale section into results.md in place of the one there (a scale-only run keeps the rest). */
-function writeScaleSection(lines) {
+/**
+ * Puts a section (its lines start with its `## ` heading) into results.md in place of the section whose heading starts
+ * with `heading`, or before the streaming section when there is none: a one-section run keeps the rest.
+ */
+function writeSection(heading, lines) {
   const section = lines.join("\n");
   let text = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "# Benchmark results\n";
-  const at = text.indexOf("\n## Scale");
+  const at = text.indexOf(`\n${heading}`);
   if (at !== -1) {
     const next = text.indexOf("\n## ", at + 1);
     text = text.slice(0, at + 1) + section + (next === -1 ? "\n" : text.slice(next));
@@ -1335,8 +1338,11 @@ async function main() {
 
   const conversionDeps = { startWorkerd, obWorker, migrate, seedKeys, groupCpuSeconds, stopProcess, log, root: ROOT, serviceKey: SERVICE_KEY, quick: QUICK, reps: REPS };
   if (process.env.BENCH_CONVERSION_ONLY) {
-    // Only the conversion section (bench/conversion.mjs): printed, results.md left alone.
-    log(conversionMarkdown(await measureConversion(conversionDeps)).join("\n"));
+    // Only the conversion section (bench/conversion.mjs): it replaces that section of bench/results.md.
+    const lines = conversionMarkdown(await measureConversion(conversionDeps));
+    lines.splice(1, 0, "", `Measured ${new Date().toISOString()} by \`${process.env.BENCH_COMMAND ?? "node bench/run.mjs"}\`, Worker from commit ${head}${dirty ? " (with uncommitted changes)" : ""}; load average (1, 5, 15 min) at the start ${loadStart}.`);
+    writeSection("## Conversion", lines);
+    log(lines.join("\n"));
     return;
   }
 
@@ -1345,7 +1351,7 @@ async function main() {
     const scale = await measureScale(mockBase);
     writeFileSync(join(OUT, "scale.json"), JSON.stringify(scale, null, 1));
     const lines = scaleMarkdown(scale);
-    writeScaleSection(lines);
+    writeSection("## Scale", lines);
     log("");
     log(lines.join("\n"));
     log(`\n== wrote the scale section of ${relative(ROOT, RESULTS)}`);
