@@ -155,17 +155,34 @@ pub fn error_body(api: ClientApi, status: u16, upstream_body: &[u8]) -> Vec<u8> 
 /// this is not one.
 pub const MAX_WHOLE_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
+/// The least time between two writes of a streamed answer to the client, in milliseconds: client bytes completed
+/// sooner after the last write are held ([`AnswerConverter::wait_ms`]) and go out together.
+///
+/// Each write costs the runtime far more CPU than converting the bytes it carries (a JavaScript stream chunk handed
+/// to workerd and on to the socket: tens of µs, against about 10 µs to convert one upstream event; bench/notes.md),
+/// and an upstream that sends a burst of small events would otherwise cost one write per event. An answer that
+/// trickles — an event further than this from the one before — still goes out the moment it arrives; a burst waits
+/// at most this long.
+pub const WRITE_SPACING_MS: u64 = 10;
+
 /// The client's answer to a converted request, built from the upstream's 2xx body as it arrives.
 ///
 /// A streamed answer is converted event by event ([`crate::convert::StreamConverter`]): each [`push`] returns the
-/// client bytes the upstream bytes complete, so the client sees each piece as soon as it leaves the upstream. A
-/// whole answer is kept until [`finish`] and converted there; an upstream body that is not a chat completion then
-/// becomes the client's error body (its status, already sent, stays 2xx).
+/// client bytes the upstream bytes complete, unless the last write was less than [`WRITE_SPACING_MS`] ago; then
+/// they are held, and [`wait_ms`] says when [`flush`] should let them out (or the next [`push`] past that time
+/// does). A whole answer is kept until [`finish`] and converted there; an upstream body that is not a chat
+/// completion then becomes the client's error body (its status, already sent, stays 2xx).
 ///
 /// [`push`]: AnswerConverter::push
+/// [`wait_ms`]: AnswerConverter::wait_ms
+/// [`flush`]: AnswerConverter::flush
 /// [`finish`]: AnswerConverter::finish
 pub struct AnswerConverter {
     inner: Inner,
+    /// Client bytes completed but not yet written (see [`WRITE_SPACING_MS`]).
+    held: Vec<u8>,
+    /// When bytes were last written to the client (ms, the caller's clock); none yet.
+    written_ms: Option<u64>,
 }
 
 enum Inner {
@@ -182,7 +199,7 @@ impl AnswerConverter {
             (ClientApi::Responses, true) => Inner::Responses(ResponsesStream::new(reply)),
             (api, false) => Inner::Whole { api, reply, body: Vec::new(), overflow: false, ended: false },
         };
-        AnswerConverter { inner }
+        AnswerConverter { inner, held: Vec::new(), written_ms: None }
     }
 
     /// The `content-type` of the client's answer.
@@ -194,8 +211,41 @@ impl AnswerConverter {
         }
     }
 
-    /// The next bytes of the upstream body; returns the client bytes they complete (often none).
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+    /// The next bytes of the upstream body, arriving at `now_ms`; returns the client bytes to write now: those they
+    /// complete and any held before, unless the last write was less than [`WRITE_SPACING_MS`] ago (then nothing,
+    /// and the bytes are held).
+    pub fn push(&mut self, chunk: &[u8], now_ms: u64) -> Vec<u8> {
+        let completed = self.convert(chunk);
+        if self.held.is_empty() {
+            self.held = completed;
+        } else {
+            self.held.extend_from_slice(&completed);
+        }
+        match self.wait_ms(now_ms) {
+            Some(0) => self.flush(now_ms),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How long the held bytes may still wait, in ms from `now_ms`; none when nothing is held.
+    pub fn wait_ms(&self, now_ms: u64) -> Option<u64> {
+        if self.held.is_empty() {
+            return None;
+        }
+        // A clock that went back waits no longer than the spacing.
+        Some(self.written_ms.map_or(0, |written| (written + WRITE_SPACING_MS).saturating_sub(now_ms).min(WRITE_SPACING_MS)))
+    }
+
+    /// The held bytes, to write at `now_ms` (nothing when none are held).
+    pub fn flush(&mut self, now_ms: u64) -> Vec<u8> {
+        if !self.held.is_empty() {
+            self.written_ms = Some(now_ms);
+        }
+        std::mem::take(&mut self.held)
+    }
+
+    /// The client bytes `chunk` completes.
+    fn convert(&mut self, chunk: &[u8]) -> Vec<u8> {
         match &mut self.inner {
             Inner::Anthropic(stream) => stream.push(chunk),
             Inner::Responses(stream) => stream.push(chunk),
@@ -212,8 +262,25 @@ impl AnswerConverter {
         }
     }
 
-    /// The upstream body ended: the rest of the client's answer (for a whole answer, all of it).
+    /// The upstream body ended: the rest of the client's answer (for a whole answer, all of it), held bytes first.
     pub fn finish(&mut self) -> Vec<u8> {
+        let rest = self.end();
+        self.held_then(rest)
+    }
+
+    /// The upstream body broke off: the client's error ending (nothing once the answer has ended), held bytes first.
+    pub fn abort(&mut self, message: &str) -> Vec<u8> {
+        let ending = self.cut(message);
+        self.held_then(ending)
+    }
+
+    fn held_then(&mut self, last: Vec<u8>) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.held);
+        bytes.extend_from_slice(&last);
+        bytes
+    }
+
+    fn end(&mut self) -> Vec<u8> {
         match &mut self.inner {
             Inner::Anthropic(stream) => stream.finish(),
             Inner::Responses(stream) => stream.finish(),
@@ -235,8 +302,7 @@ impl AnswerConverter {
         }
     }
 
-    /// The upstream body broke off: the client's error ending (nothing once the answer has ended).
-    pub fn abort(&mut self, message: &str) -> Vec<u8> {
+    fn cut(&mut self, message: &str) -> Vec<u8> {
         match &mut self.inner {
             Inner::Anthropic(stream) => stream.abort(message),
             Inner::Responses(stream) => stream.abort(message),
@@ -350,7 +416,8 @@ mod tests {
             let mut converter = AnswerConverter::new(&conversion, reply());
             let bytes = COMPLETION.as_bytes();
             let cut = COMPLETION.find('好').expect("in the text") + 1; // inside the character
-            assert!(converter.push(&bytes[..cut]).is_empty() && converter.push(&bytes[cut..]).is_empty(), "nothing before the end");
+            assert!(converter.push(&bytes[..cut], 0).is_empty() && converter.push(&bytes[cut..], 1).is_empty(), "nothing before the end");
+            assert_eq!(converter.wait_ms(1), None, "nothing held");
             let out: Value = serde_json::from_slice(&converter.finish()).expect("json");
             let text = match api {
                 ClientApi::Messages => out["content"][0]["text"].clone(),
@@ -366,13 +433,13 @@ mod tests {
     fn a_whole_answer_that_is_not_a_completion_becomes_the_clients_error() {
         let messages = Conversion { api: ClientApi::Messages, stream: false, client_model: "m".into() };
         let mut converter = AnswerConverter::new(&messages, reply());
-        converter.push(b"<html>oops</html>");
+        converter.push(b"<html>oops</html>", 0);
         let out: Value = serde_json::from_slice(&converter.finish()).expect("json");
         assert_eq!(out["type"], "error");
         assert_eq!(out["error"]["type"], "api_error");
         let responses = Conversion { api: ClientApi::Responses, stream: false, client_model: "m".into() };
         let mut cut = AnswerConverter::new(&responses, reply());
-        cut.push(&COMPLETION.as_bytes()[..10]);
+        cut.push(&COMPLETION.as_bytes()[..10], 0);
         let out: Value = serde_json::from_slice(&cut.abort("the upstream connection was cut")).expect("json");
         assert_eq!(out["error"]["type"], "server_error");
         assert!(out["error"]["message"].as_str().expect("text").contains("cut"));
@@ -382,12 +449,79 @@ mod tests {
     fn a_streamed_answer_comes_out_event_by_event() {
         let conversion = Conversion { api: ClientApi::Messages, stream: true, client_model: "claude-sonnet-4-5".into() };
         let mut converter = AnswerConverter::new(&conversion, reply());
-        let first = converter.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n");
+        let first = converter.push(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n", 0);
         let text = String::from_utf8(first).expect("utf-8");
         assert!(text.starts_with("event: message_start") && text.contains("\"text\":\"Hi\""), "{text}");
         let end = String::from_utf8(converter.finish()).expect("utf-8");
         assert!(end.contains("event: message_stop"), "{end}");
         assert_eq!(AnswerConverter::content_type(&conversion), "text/event-stream; charset=utf-8");
+    }
+
+    fn text_event(text: &str) -> Vec<u8> {
+        format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n").into_bytes()
+    }
+
+    #[test]
+    fn a_burst_goes_out_in_one_write_and_a_trickle_as_it_comes() {
+        for api in [ClientApi::Messages, ClientApi::Responses] {
+            let conversion = Conversion { api, stream: true, client_model: "m".into() };
+            let mut paced = AnswerConverter::new(&conversion, reply());
+            let mut writes: Vec<Vec<u8>> = Vec::new();
+            let first = paced.push(&text_event("a"), 1_000);
+            assert!(!first.is_empty() && paced.wait_ms(1_000).is_none(), "the first event goes out at once");
+            writes.push(first);
+            assert!(paced.push(&text_event("b"), 1_003).is_empty(), "{api:?}: 3 ms after a write, held");
+            assert_eq!(paced.wait_ms(1_003), Some(WRITE_SPACING_MS - 3));
+            assert!(paced.push(b"data: {\"choices\":[{\"delta\":{\"content\":", 1_004).is_empty(), "half an event");
+            assert_eq!(paced.wait_ms(1_004), Some(WRITE_SPACING_MS - 4), "the held event waits no longer for it");
+            let burst = paced.flush(1_000 + WRITE_SPACING_MS);
+            assert!(String::from_utf8_lossy(&burst).contains("\"b\""), "{api:?}: the flush lets the held event out");
+            assert!(paced.flush(1_011).is_empty() && paced.wait_ms(1_011).is_none(), "then nothing is held");
+            writes.push(burst);
+            assert!(paced.push(b"\"c\"}}]}\n\n", 1_012).is_empty(), "2 ms after the flush, held");
+            let due = paced.push(&text_event("d"), 1_010 + WRITE_SPACING_MS);
+            assert!(String::from_utf8_lossy(&due).contains("\"c\""), "{api:?}: a push once the wait is over writes everything held");
+            writes.push(due);
+            let trickle = paced.push(&text_event("e"), 1_020 + WRITE_SPACING_MS + 50);
+            assert!(String::from_utf8_lossy(&trickle).contains("\"e\""), "a trickle goes out as it comes");
+            writes.push(trickle);
+            assert!(paced.push(&text_event("f"), 1_020 + WRITE_SPACING_MS + 51).is_empty());
+            let end = paced.finish();
+            assert!(String::from_utf8_lossy(&end).contains("\"f\""), "{api:?}: the end writes what is held first");
+            writes.push(end);
+
+            let mut unpaced = AnswerConverter::new(&conversion, reply());
+            let mut whole = Vec::new();
+            for (i, event) in ["a", "b", "c", "d", "e", "f"].into_iter().enumerate() {
+                whole.extend(unpaced.push(&text_event(event), 100 * i as u64));
+            }
+            whole.extend(unpaced.finish());
+            assert!(paced.flush(2_000).is_empty() && paced.abort("late").is_empty(), "nothing after the end");
+            // The pacing moves where the writes fall, never the bytes (the reply's id makes them comparable).
+            let joined: Vec<u8> = writes.concat();
+            assert_eq!(String::from_utf8_lossy(&joined), String::from_utf8_lossy(&whole), "{api:?}");
+        }
+    }
+
+    #[test]
+    fn a_cut_stream_writes_what_is_held_before_its_error_ending() {
+        let conversion = Conversion { api: ClientApi::Messages, stream: true, client_model: "m".into() };
+        let mut converter = AnswerConverter::new(&conversion, reply());
+        assert!(!converter.push(&text_event("a"), 0).is_empty());
+        assert!(converter.push(&text_event("b"), 1).is_empty());
+        let end = String::from_utf8(converter.abort("cut")).expect("utf-8");
+        let (held, error) = (end.find("\"b\"").expect("held text"), end.find("event: error").expect("error ending"));
+        assert!(held < error, "{end}");
+        assert_eq!(converter.wait_ms(5), None, "nothing held after the end");
+    }
+
+    #[test]
+    fn a_clock_that_went_back_holds_no_longer_than_the_spacing() {
+        let conversion = Conversion { api: ClientApi::Responses, stream: true, client_model: "m".into() };
+        let mut converter = AnswerConverter::new(&conversion, reply());
+        assert!(!converter.push(&text_event("a"), 1_000_000).is_empty());
+        assert!(converter.push(&text_event("b"), 5).is_empty());
+        assert_eq!(converter.wait_ms(5), Some(WRITE_SPACING_MS));
     }
 
     #[test]

@@ -155,6 +155,34 @@ describe("Anthropic Messages on every pool", { timeout: 120_000 }, () => {
     assert.deepEqual(up.stream_options, { include_usage: true });
   });
 
+  test("events the Worker holds to write a burst at once still reach the client while the upstream holds the rest", async () => {
+    // The first event is written at once; the second, right behind it, waits out the write spacing (10 ms) and must
+    // then go out by itself, not with whatever the upstream sends next.
+    const reply = chat.stream({ texts: ["One", " two", " three"] });
+    const gate = deferred();
+    reply.chunks[2].after = gate.promise;
+    mock.on({ method: "POST", path: GEMINI_CHAT }, reply);
+    try {
+      const stream = client.messages.stream({ model: "google-ai-studio/gemini-2.5-flash", max_tokens: 64, messages: [{ role: "user", content: "burst" }] });
+      const it = stream[Symbol.asyncIterator]();
+      const texts = [];
+      while (texts.length < 2) {
+        const next = await withTimeout(it.next(), 10_000, "both deltas of the burst while the upstream holds the rest");
+        assert.ok(!next.done);
+        if (next.value.type === "content_block_delta") texts.push(next.value.delta.text);
+      }
+      assert.deepEqual(texts, ["One", " two"]);
+      gate.resolve();
+      for (;;) {
+        const next = await withTimeout(it.next(), 10_000, "the rest of the stream");
+        if (next.done) break;
+      }
+      assert.equal((await stream.finalMessage()).content[0].text, "One two three");
+    } finally {
+      gate.resolve();
+    }
+  });
+
   test("a tool-use round trip: tool_use out (Gemini's thought signature kept in the id), tool_result back", async () => {
     const tools = [{ name: "get_weather", description: "Weather for a city", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }];
     mock.queue(

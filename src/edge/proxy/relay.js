@@ -147,10 +147,13 @@ export function passThrough(upstream, allowed, prefixes, fixed, name, value) {
 /**
  * An upstream success converted into the client's protocol on its way (a converted Messages or Responses request):
  * the upstream body is pulled chunk by chunk and each chunk handed to `converter` (src/edge/proxy/converter.rs),
- * whose answer — the client bytes that chunk completes, often none — goes out at once. Rust decides every byte;
- * this only moves them. The end of the upstream body asks `converter.finish()` for the closing bytes; a body that
- * breaks off asks `converter.abort()` for the client's error ending (a cut answer must not look whole); a client
- * that goes away cancels the upstream read. The converter is freed exactly once, at whichever comes first.
+ * whose answer — the client bytes to write now, often none — goes out at once. Bytes the converter holds (a burst
+ * goes out as one write: each write costs the runtime more CPU than the conversion) go out when a timer set to
+ * `converter.waitMs()` asks `converter.flush()` for them, unless a later chunk lets them out first. Rust decides
+ * every byte and when it is written; this only moves them. The end of the upstream body asks `converter.finish()`
+ * for the closing bytes; a body that breaks off asks `converter.abort()` for the client's error ending (a cut
+ * answer must not look whole); a client that goes away cancels the upstream read. The converter is freed exactly
+ * once, at whichever comes first.
  * Headers: those in `allowed` or starting with one of `prefixes`, plus the `fixed` pairs ([name, value, …]).
  * A pull-based ReadableStream rather than a TransformStream: it sees the upstream's read error and the client's
  * cancel, which a pipe through a TransformStream would turn into an aborted body with no error event.
@@ -169,10 +172,17 @@ export function convertThrough(upstream, converter, allowed, prefixes, fixed) {
   for (let i = 0; i + 1 < fixed.length; i += 2) headers.set(fixed[i], fixed[i + 1]);
   const reader = upstream.body?.getReader();
   let live = true;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const stopTimer = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
   /** @param {(c: Converter) => Uint8Array} last */
   const end = (last) => {
     if (!live) return new Uint8Array(0);
     live = false;
+    stopTimer();
     const bytes = last(converter);
     converter.free();
     return bytes;
@@ -180,7 +190,7 @@ export function convertThrough(upstream, converter, allowed, prefixes, fixed) {
   /** @type {ReadableStream<Uint8Array>} */
   const body = new ReadableStream({
     // Reads until the converter has bytes for the client (or the body ends): a pull that enqueues nothing would
-    // not be called again.
+    // not be called again. Held bytes go out from the timer meanwhile.
     async pull(controller) {
       while (live) {
         /** @type {ReadableStreamReadResult<Uint8Array>} */
@@ -203,8 +213,18 @@ export function convertThrough(upstream, converter, allowed, prefixes, fixed) {
         }
         const bytes = converter.push(next.value);
         if (bytes.byteLength > 0) {
+          stopTimer();
           controller.enqueue(bytes);
           return;
+        }
+        const wait = converter.waitMs();
+        if (wait !== undefined && timer === undefined) {
+          timer = setTimeout(() => {
+            timer = undefined;
+            if (!live) return;
+            const held = converter.flush();
+            if (held.byteLength > 0) controller.enqueue(held);
+          }, wait);
         }
       }
     },
