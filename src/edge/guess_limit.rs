@@ -108,6 +108,12 @@ pub fn check_credentials<'a>(app: &'a App, headers: &(impl HeaderLookup + ?Sized
 }
 
 impl Pending {
+    /// Whether the key is right (the statement only reads whether the client is locked): a right key is admitted
+    /// unless it is.
+    pub fn key_is_right(&self) -> bool {
+        matches!(self.step, Step::Read { .. })
+    }
+
     /// Runs the D1 statement and decides: the grant of a right key from a client that is not locked, else the
     /// error to answer (401 for a wrong key within the budget, 429 beyond it or for a locked client).
     pub async fn settle<'a>(self, app: &'a App, env: &Env) -> Result<&'a Grant, ApiError> {
