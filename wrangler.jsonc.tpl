@@ -24,6 +24,12 @@
     // How often (seconds) an isolate asks D1 which keys changed (a poll every half of it, reading only changed
     // rows): a cooldown learned by one isolate reaches the others within this. 0 re-reads the pool on every request.
     "KEY_CACHE_TTL_SECONDS": "10",
+    // Most keys of one provider an isolate holds (16 to 20000); a larger pool is held as a window of this many from
+    // a random point, and the next window is read when one has no usable key.
+    "KEY_WINDOW_SIZE": "1024",
+    // Sticky keys: "on" keeps a conversation on one key while it is usable (named by the client, or a fingerprint of
+    // its start), "named" only for sessions a header or body field names, "off" never.
+    "SESSION_AFFINITY": "on",
     // Seconds between two writes of an isolate's per-key usage figures (requests, 429s, errors) to D1, 0 to 86400.
     // Each write costs one D1 row per key used since the last one; raise it if the free plan's 100,000 rows
     // written per day get tight (see README).

@@ -29,6 +29,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BUILD_DIR as DEFAULT_BUILD_DIR, ROOT, listMigrations, readTemplate, splitSql } from "../tests/harness/project.mjs";
+import { conversionMarkdown, measureConversion } from "./conversion.mjs";
 
 const BUILD_DIR = process.env.BENCH_BUILD_DIR || DEFAULT_BUILD_DIR;
 const ORIGINAL_DIR = process.env.BENCH_ORIGINAL_DIR || "";
@@ -654,6 +655,13 @@ async function main() {
   await sleep(100);
   await waitReady(`${sseBase}/ready`, sse);
 
+  const conversionDeps = { startWorkerd, obWorker, migrate, seedKeys, groupCpuSeconds, stopProcess, log, root: ROOT, serviceKey: SERVICE_KEY, quick: QUICK, reps: REPS };
+  if (process.env.BENCH_CONVERSION_ONLY) {
+    // Only the conversion section (bench/conversion.mjs): printed, results.md left alone.
+    log(conversionMarkdown(await measureConversion(conversionDeps)).join("\n"));
+    return;
+  }
+
   // --- runtimes: one workerd process per measured target
   log("== starting workerd targets");
   const proxy = await startWorkerd("proxy", [proxyWorker("proxy", mockBase)]);
@@ -903,6 +911,8 @@ async function main() {
   for (const [id, s] of Object.entries(sseSummary)) {
     log(`   ${id.padEnd(12)} headers ${f(s.headers)} ms, first chunk ${f(s.first)} ms, chunk gap median ${f(s.gap)} (min ${f(s.gapMin)}, max ${f(s.gapMax)}) ms, last chunk ${f(s.total)} ms`);
   }
+
+  const conversion = await measureConversion(conversionDeps);
 
   const { coldTargets, coldSummary } = await measureColdStarts(extraVariants, mockBase);
 
@@ -1160,6 +1170,7 @@ async function main() {
   md.push("");
   md.push(`First chunk through one-balance vs the upstream called directly: +${f(firstChunkDelta)} ms (vs the trivial proxy: ${firstChunkDeltaProxy >= 0 ? "+" : ""}${f(firstChunkDeltaProxy)} ms).`);
   md.push("");
+  md.push(...conversionMarkdown(conversion));
   md.push("## Worker size");
   md.push("");
   md.push(

@@ -20,7 +20,60 @@
 use super::chat::{Completion, Usage};
 use super::sse::{SseEvent, SseParser};
 use super::upstream_error::{self, UpstreamError};
+use super::StreamConverter;
 use serde_json::Value;
+
+/// A client protocol's stream writer, fed the pieces of an upstream chat stream. Every such writer is a
+/// [`StreamConverter`] through the one driver below, which owns what the protocols share: reading the upstream,
+/// closing a stream that never started with an error, and the error ending of a cut stream.
+pub(crate) trait ClientEvents {
+    /// The upstream stream the pieces come from.
+    fn upstream(&mut self) -> &mut ChatStream;
+    /// Writes what one piece means in the client's protocol.
+    fn handle(&mut self, piece: Piece, out: &mut Vec<u8>);
+    /// Writes the closing events of a stream that started.
+    fn end(&mut self, out: &mut Vec<u8>);
+    /// Writes the error ending.
+    fn fail(&mut self, error: &UpstreamError, out: &mut Vec<u8>);
+    /// Whether the opening events were written.
+    fn started(&self) -> bool;
+    /// Whether the stream has ended (cleanly or with an error).
+    fn finished(&self) -> bool;
+}
+
+impl<T: ClientEvents> StreamConverter for T {
+    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in self.upstream().push(chunk) {
+            self.handle(piece, &mut out);
+        }
+        out
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in self.upstream().finish() {
+            self.handle(piece, &mut out);
+        }
+        if !self.finished() {
+            if self.started() {
+                self.end(&mut out);
+            } else {
+                let message = "the upstream ended the stream without sending anything";
+                self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
+            }
+        }
+        out
+    }
+
+    fn abort(&mut self, message: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.finished() {
+            self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
+        }
+        out
+    }
+}
 
 /// The longest piece of a non-JSON upstream event quoted in the error.
 const QUOTE_CHARS: usize = 120;

@@ -14,10 +14,10 @@
 use super::{error_type, generated_tool_id, stop_reason, ErrorInner, UsageOut};
 use crate::convert::call_id::encode_call_id;
 use crate::convert::chat::Usage;
-use crate::convert::chat_stream::{ChatStream, Piece};
+use crate::convert::chat_stream::{ChatStream, ClientEvents, Piece};
 use crate::convert::sse::write_json;
 use crate::convert::upstream_error::UpstreamError;
-use crate::convert::{Reply, StreamConverter};
+use crate::convert::Reply;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -121,40 +121,6 @@ impl AnthropicStream {
         write_json(out, event.name(), event);
     }
 
-    fn handle(&mut self, piece: Piece, out: &mut Vec<u8>) {
-        if self.finished {
-            return;
-        }
-        match piece {
-            Piece::Started => self.start(out),
-            Piece::Usage(usage) => self.usage = Some(usage),
-            Piece::Text(text) => {
-                self.start(out);
-                let index = self.block(BlockKind::Text, out);
-                Self::write(out, &Event::ContentBlockDelta { index, delta: Delta::TextDelta { text: &text } });
-            }
-            Piece::ToolCall { id, name, signature } => {
-                self.start(out);
-                self.close_block(out);
-                let id = id.unwrap_or_else(|| generated_tool_id(&self.reply.id, self.tool_calls));
-                let id = encode_call_id(&id, signature.as_deref());
-                self.tool_calls += 1;
-                let index = self.open_block(BlockKind::Tool);
-                let content_block = StartBlock::ToolUse { id: &id, name: &name, input: Map::new() };
-                Self::write(out, &Event::ContentBlockStart { index, content_block });
-            }
-            Piece::ToolArguments(json) => {
-                // Arguments for a call whose block a text run has already closed cannot be placed; see chat_stream.
-                if let Some((index, BlockKind::Tool)) = self.open {
-                    Self::write(out, &Event::ContentBlockDelta { index, delta: Delta::InputJsonDelta { partial_json: &json } });
-                }
-            }
-            Piece::Finish { reason, stop_sequence } => self.finish = Some((reason, stop_sequence)),
-            Piece::Done => self.end(out),
-            Piece::Error(error) => self.fail(&error, out),
-        }
-    }
-
     fn start(&mut self, out: &mut Vec<u8>) {
         if self.started {
             return;
@@ -198,6 +164,46 @@ impl AnthropicStream {
             Self::write(out, &Event::ContentBlockStop { index });
         }
     }
+}
+
+impl ClientEvents for AnthropicStream {
+    fn upstream(&mut self) -> &mut ChatStream {
+        &mut self.upstream
+    }
+
+    fn handle(&mut self, piece: Piece, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
+        }
+        match piece {
+            Piece::Started => self.start(out),
+            Piece::Usage(usage) => self.usage = Some(usage),
+            Piece::Text(text) => {
+                self.start(out);
+                let index = self.block(BlockKind::Text, out);
+                Self::write(out, &Event::ContentBlockDelta { index, delta: Delta::TextDelta { text: &text } });
+            }
+            Piece::ToolCall { id, name, signature } => {
+                self.start(out);
+                self.close_block(out);
+                let id = id.unwrap_or_else(|| generated_tool_id(&self.reply.id, self.tool_calls));
+                let id = encode_call_id(&id, signature.as_deref());
+                self.tool_calls += 1;
+                let index = self.open_block(BlockKind::Tool);
+                let content_block = StartBlock::ToolUse { id: &id, name: &name, input: Map::new() };
+                Self::write(out, &Event::ContentBlockStart { index, content_block });
+            }
+            Piece::ToolArguments(json) => {
+                // Arguments for a call whose block a text run has already closed cannot be placed; see chat_stream.
+                if let Some((index, BlockKind::Tool)) = self.open {
+                    Self::write(out, &Event::ContentBlockDelta { index, delta: Delta::InputJsonDelta { partial_json: &json } });
+                }
+            }
+            Piece::Finish { reason, stop_sequence } => self.finish = Some((reason, stop_sequence)),
+            Piece::Done => self.end(out),
+            Piece::Error(error) => self.fail(&error, out),
+        }
+    }
 
     fn end(&mut self, out: &mut Vec<u8>) {
         self.start(out);
@@ -225,39 +231,13 @@ impl AnthropicStream {
         Self::write(out, &Event::Error { error: ErrorInner { kind, message } });
         self.finished = true;
     }
-}
 
-impl StreamConverter for AnthropicStream {
-    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for piece in self.upstream.push(chunk) {
-            self.handle(piece, &mut out);
-        }
-        out
+    fn started(&self) -> bool {
+        self.started
     }
 
-    fn finish(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for piece in self.upstream.finish() {
-            self.handle(piece, &mut out);
-        }
-        if !self.finished {
-            if self.started {
-                self.end(&mut out);
-            } else {
-                let message = "the upstream ended the stream without sending anything";
-                self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
-            }
-        }
-        out
-    }
-
-    fn abort(&mut self, message: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        if !self.finished {
-            self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
-        }
-        out
+    fn finished(&self) -> bool {
+        self.finished
     }
 }
 

@@ -23,10 +23,10 @@
 use super::{call_item_id, generated_call_id, message_item_id, outcome, Failure, OutputItem, OutputText, ResponseObject, UsageOut};
 use crate::convert::call_id::encode_call_id;
 use crate::convert::chat::Usage;
-use crate::convert::chat_stream::{ChatStream, Piece};
+use crate::convert::chat_stream::{ChatStream, ClientEvents, Piece};
 use crate::convert::sse::write_json_bytes;
 use crate::convert::upstream_error::UpstreamError;
-use crate::convert::{Reply, StreamConverter};
+use crate::convert::Reply;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -142,48 +142,6 @@ impl ResponsesStream {
         }
     }
 
-    fn handle(&mut self, piece: Piece, out: &mut Vec<u8>) {
-        if self.finished {
-            return;
-        }
-        match piece {
-            Piece::Started => self.start(out),
-            Piece::Usage(usage) => self.usage = Some(usage),
-            Piece::Text(text) => {
-                self.start(out);
-                self.text(&text, out);
-            }
-            Piece::ToolCall { id, name, signature } => {
-                self.start(out);
-                self.close(out);
-                let call_id = id.unwrap_or_else(|| generated_call_id(&self.reply.id, self.tool_calls));
-                self.tool_calls += 1;
-                let output_index = self.output.len();
-                let item = OutputItem::FunctionCall {
-                    id: call_item_id(&self.reply.id, output_index),
-                    status: "in_progress",
-                    call_id: encode_call_id(&call_id, signature.as_deref()),
-                    name,
-                    arguments: String::new(),
-                };
-                self.write(out, &Event::ItemAdded { output_index, item: &item });
-                if let OutputItem::FunctionCall { id, call_id, name, .. } = item {
-                    self.open = Some(Open::Call { output_index, item_id: id, call_id, name, arguments: String::new() });
-                }
-            }
-            Piece::ToolArguments(delta) => {
-                if let Some(Open::Call { output_index, item_id, arguments, .. }) = &mut self.open {
-                    arguments.push_str(&delta);
-                    let (output_index, item_id) = (*output_index, item_id.clone());
-                    self.write(out, &Event::ArgumentsDelta { item_id: &item_id, output_index, delta: &delta });
-                }
-            }
-            Piece::Finish { reason, .. } => self.finish = Some(reason),
-            Piece::Done => self.end(out),
-            Piece::Error(error) => self.fail(&error, out),
-        }
-    }
-
     fn start(&mut self, out: &mut Vec<u8>) {
         if self.started {
             return;
@@ -236,30 +194,6 @@ impl ResponsesStream {
             }
         }
     }
-
-    fn end(&mut self, out: &mut Vec<u8>) {
-        self.start(out);
-        self.close(out);
-        let (status, _) = outcome(self.finish.as_deref());
-        let bytes = if status == "incomplete" {
-            serialize_numbered(&Event::Incomplete { response: self.object(status, None) }, self.sequence)
-        } else {
-            serialize_numbered(&Event::Completed { response: self.object(status, None) }, self.sequence)
-        };
-        out.extend_from_slice(&bytes);
-        self.sequence += 1;
-        self.finished = true;
-    }
-
-    fn fail(&mut self, error: &UpstreamError, out: &mut Vec<u8>) {
-        self.start(out);
-        let message = if error.message.is_empty() { "the upstream stream failed".to_string() } else { error.message.clone() };
-        let failure = Failure { code: failure_code(error), message };
-        let bytes = serialize_numbered(&Event::Failed { response: self.object("failed", Some(&failure)) }, self.sequence);
-        out.extend_from_slice(&bytes);
-        self.sequence += 1;
-        self.finished = true;
-    }
 }
 
 /// The `error.code` of `response.failed`: the codes Codex acts on where the upstream's error fits one. Providers
@@ -295,37 +229,83 @@ fn serialize_numbered(event: &Event<'_>, sequence_number: u64) -> Vec<u8> {
     out
 }
 
-impl StreamConverter for ResponsesStream {
-    fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for piece in self.upstream.push(chunk) {
-            self.handle(piece, &mut out);
-        }
-        out
+impl ClientEvents for ResponsesStream {
+    fn upstream(&mut self) -> &mut ChatStream {
+        &mut self.upstream
     }
 
-    fn finish(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for piece in self.upstream.finish() {
-            self.handle(piece, &mut out);
+    fn handle(&mut self, piece: Piece, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
         }
-        if !self.finished {
-            if self.started {
-                self.end(&mut out);
-            } else {
-                let message = "the upstream ended the stream without sending anything";
-                self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
+        match piece {
+            Piece::Started => self.start(out),
+            Piece::Usage(usage) => self.usage = Some(usage),
+            Piece::Text(text) => {
+                self.start(out);
+                self.text(&text, out);
             }
+            Piece::ToolCall { id, name, signature } => {
+                self.start(out);
+                self.close(out);
+                let call_id = id.unwrap_or_else(|| generated_call_id(&self.reply.id, self.tool_calls));
+                self.tool_calls += 1;
+                let output_index = self.output.len();
+                let item = OutputItem::FunctionCall {
+                    id: call_item_id(&self.reply.id, output_index),
+                    status: "in_progress",
+                    call_id: encode_call_id(&call_id, signature.as_deref()),
+                    name,
+                    arguments: String::new(),
+                };
+                self.write(out, &Event::ItemAdded { output_index, item: &item });
+                if let OutputItem::FunctionCall { id, call_id, name, .. } = item {
+                    self.open = Some(Open::Call { output_index, item_id: id, call_id, name, arguments: String::new() });
+                }
+            }
+            Piece::ToolArguments(delta) => {
+                if let Some(Open::Call { output_index, item_id, arguments, .. }) = &mut self.open {
+                    arguments.push_str(&delta);
+                    let (output_index, item_id) = (*output_index, item_id.clone());
+                    self.write(out, &Event::ArgumentsDelta { item_id: &item_id, output_index, delta: &delta });
+                }
+            }
+            Piece::Finish { reason, .. } => self.finish = Some(reason),
+            Piece::Done => self.end(out),
+            Piece::Error(error) => self.fail(&error, out),
         }
-        out
     }
 
-    fn abort(&mut self, message: &str) -> Vec<u8> {
-        let mut out = Vec::new();
-        if !self.finished {
-            self.fail(&UpstreamError { message: message.into(), ..UpstreamError::default() }, &mut out);
-        }
-        out
+    fn end(&mut self, out: &mut Vec<u8>) {
+        self.start(out);
+        self.close(out);
+        let (status, _) = outcome(self.finish.as_deref());
+        let bytes = if status == "incomplete" {
+            serialize_numbered(&Event::Incomplete { response: self.object(status, None) }, self.sequence)
+        } else {
+            serialize_numbered(&Event::Completed { response: self.object(status, None) }, self.sequence)
+        };
+        out.extend_from_slice(&bytes);
+        self.sequence += 1;
+        self.finished = true;
+    }
+
+    fn fail(&mut self, error: &UpstreamError, out: &mut Vec<u8>) {
+        self.start(out);
+        let message = if error.message.is_empty() { "the upstream stream failed".to_string() } else { error.message.clone() };
+        let failure = Failure { code: failure_code(error), message };
+        let bytes = serialize_numbered(&Event::Failed { response: self.object("failed", Some(&failure)) }, self.sequence);
+        out.extend_from_slice(&bytes);
+        self.sequence += 1;
+        self.finished = true;
+    }
+
+    fn started(&self) -> bool {
+        self.started
+    }
+
+    fn finished(&self) -> bool {
+        self.finished
     }
 }
 

@@ -2,6 +2,7 @@
 //! output however the upstream bytes are split.
 
 use super::*;
+use crate::convert::StreamConverter;
 use crate::convert::sse::SseParser;
 use serde_json::{json, Value};
 
