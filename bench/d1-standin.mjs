@@ -42,6 +42,7 @@ class D1PreparedStatement {
     return new D1PreparedStatement(this.db, this.sql, params);
   }
   async all() {
+    await this.db.roundTrip();
     note(this.sql);
     if (this.db.discardWrites && classify(this.sql) === "writes") return DISCARDED;
     const started = Date.now(); // the Workers clock moves across I/O, so this is the time spent waiting on the store
@@ -76,10 +77,15 @@ class D1Database {
    * `discardWrites`: count write statements but do not run them (the bench's rotation cost without the stand-in's
    * own SQLite work, which real D1 does on another machine); reads still run.
    */
-  constructor(namespace, discardWrites = false) {
+  constructor(namespace, discardWrites = false, latencyMs = 0) {
     this.namespace = namespace;
     this.id = namespace.idFromName("DB");
     this.discardWrites = discardWrites;
+    this.latencyMs = latencyMs;
+  }
+  /** `latencyMs`: a network hop to D1, waited before every statement or batch (BENCH_D1_LATENCY_MS; 0: none). */
+  async roundTrip() {
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
   }
   // A Durable Object stub is an I/O object of the request that made it, so each statement gets its own.
   get store() {
@@ -89,6 +95,7 @@ class D1Database {
     return new D1PreparedStatement(this, sql, []);
   }
   async batch(statements) {
+    await this.roundTrip();
     counts.batches++;
     for (const s of statements) note(s.sql);
     if (this.discardWrites && statements.every((s) => classify(s.sql) === "writes")) return statements.map(() => DISCARDED);
@@ -98,6 +105,7 @@ class D1Database {
     return results;
   }
   async exec(sql) {
+    await this.roundTrip();
     note(sql);
     const r = await this.store.query(sql, []);
     tally(sql, [], r, null);
@@ -138,9 +146,10 @@ let cachedEnv;
 /** The Worker's env: the bindings given, with `DB` the stand-in; `adjust(env)` may add or replace more (once). */
 export function benchEnv(env, adjust) {
   if (cachedFrom !== env) {
-    cachedEnv = { ...env, DB: new D1Database(env.D1STORE, env.BENCH_D1_DISCARD_WRITES === "1") };
+    cachedEnv = { ...env, DB: new D1Database(env.D1STORE, env.BENCH_D1_DISCARD_WRITES === "1", Number(env.BENCH_D1_LATENCY_MS ?? 0)) };
     delete cachedEnv.D1STORE;
     delete cachedEnv.BENCH_D1_DISCARD_WRITES;
+    delete cachedEnv.BENCH_D1_LATENCY_MS;
     adjust?.(cachedEnv);
     cachedFrom = env;
   }

@@ -24,7 +24,9 @@
 //     BENCH_SCALE_KEEP=1 (keep each size's database in bench/out/ instead of deleting it);
 //   BENCH_BASELINE_BUILD_DIR: the build/ folder of a second one-balance build (another commit), measured as
 //     "one-balance (baseline build)" with 10 keys next to this one; its migrations are taken from
-//     BENCH_BASELINE_MIGRATIONS_DIR, else from the folder beside it (../migrations).
+//     BENCH_BASELINE_MIGRATIONS_DIR, else from the folder beside it (../migrations);
+//   BENCH_D1_LATENCY_MS: a network hop to D1 for every target, waited before each statement or batch by the D1
+//     stand-in (default 0: the stand-in is in the same process); shows what a D1 round trip costs a request.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -42,6 +44,8 @@ const BASELINE_BUILD_DIR = process.env.BENCH_BASELINE_BUILD_DIR || "";
 const BASELINE_MIGRATIONS_DIR = process.env.BENCH_BASELINE_MIGRATIONS_DIR || (BASELINE_BUILD_DIR ? join(BASELINE_BUILD_DIR, "..", "migrations") : "");
 // The smallest workers-rs Worker (bench/empty-worker, built by scripts/bench): measured in the cold-start section.
 const EMPTY_RS_BUILD_DIR = process.env.BENCH_EMPTY_RS_BUILD_DIR || join(ROOT, "bench", "empty-worker", "build");
+// Bindings that give each target's D1 stand-in the latency asked for (none by default).
+const D1_LATENCY_BINDINGS = process.env.BENCH_D1_LATENCY_MS ? [["BENCH_D1_LATENCY_MS", process.env.BENCH_D1_LATENCY_MS]] : [];
 const COLD_RESTARTS = Number(process.env.BENCH_COLD_RESTARTS ?? (process.env.BENCH_QUICK === "1" ? 3 : 10));
 const BIG_BODY_BYTES = 100 * 1024;
 const BIG_BODY_CONCURRENCY = 8;
@@ -274,7 +278,7 @@ function floorWorker(name, upstream) {
       { name: "d1-standin.mjs", file: join(ROOT, "bench", "d1-standin.mjs"), type: "esModule" },
       { name: "js-floor-worker.mjs", file: join(ROOT, "bench", "js-floor-worker.mjs"), type: "esModule" },
     ],
-    bindings: [["UPSTREAM", upstream], ["SERVICE_KEY", SERVICE_KEY], ["POOL_KEY", "bench-key-0000001"], ["PROVIDER", PROVIDER]],
+    bindings: [["UPSTREAM", upstream], ["SERVICE_KEY", SERVICE_KEY], ["POOL_KEY", "bench-key-0000001"], ["PROVIDER", PROVIDER], ...D1_LATENCY_BINDINGS],
   };
 }
 
@@ -293,7 +297,7 @@ function obWorker(name, upstream, { buildDir = BUILD_DIR, vars: extraVars = {} }
       { name: "index.js", file: join(buildDir, "index.js"), type: "esModule" },
       { name: "index_bg.wasm", file: join(buildDir, "index_bg.wasm"), type: "wasm" },
     ],
-    bindings: Object.entries(vars).map(([k, v]) => [k, String(v)]),
+    bindings: [...Object.entries(vars).map(([k, v]) => [k, String(v)]), ...D1_LATENCY_BINDINGS],
   };
 }
 
@@ -309,7 +313,7 @@ function originalWorker(name, upstream) {
       { name: "original.js", file: join(ORIGINAL_DIR, "index.js"), type: "esModule" },
     ],
     // The original's own vars (its wrangler.jsonc.tpl), with the bench's AUTH_KEY; UPSTREAM feeds the AI stand-in.
-    bindings: [["AUTH_KEY", AUTH_KEY], ["AI_GATEWAY", "one-balance"], ["CONSECUTIVE_429_THRESHOLD", "2"], ["UPSTREAM", upstream]],
+    bindings: [["AUTH_KEY", AUTH_KEY], ["AI_GATEWAY", "one-balance"], ["CONSECUTIVE_429_THRESHOLD", "2"], ["UPSTREAM", upstream], ...D1_LATENCY_BINDINGS],
   };
 }
 

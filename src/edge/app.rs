@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::service_keys::ServiceKeys;
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 use worker::Env;
 
 /// What every handler needs from the environment.
@@ -25,8 +26,10 @@ thread_local! {
     static APP: RefCell<Option<Result<Rc<App>, String>>> = const { RefCell::new(None) };
 }
 
-fn read(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
+/// The var or secret `name` (both are plain strings on the env object): one property read, where `Env::secret` and
+/// `Env::var` each check the binding's type and format it (and build an error for every var that is not set).
+pub fn read(env: &Env, name: &str) -> Option<String> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?.as_string()
 }
 
 fn build(env: &Env) -> Result<Rc<App>, String> {

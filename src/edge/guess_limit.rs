@@ -11,7 +11,7 @@
 //! Failures live in the `admin_login_failures` table of migrations/0002_admin.sql (it was the sign-in throttle's;
 //! its columns are exactly what the limit needs: a client tag, a count, a window start).
 
-use super::app::App;
+use super::app::{self, App};
 use super::web_headers::WebHeaders;
 use crate::api_error::ApiError;
 use crate::credentials::{self, Conflict};
@@ -108,6 +108,12 @@ pub fn check_credentials<'a>(app: &'a App, headers: &(impl HeaderLookup + ?Sized
 }
 
 impl Pending {
+    /// Whether the key is right (the statement only reads whether the client is locked): a right key is admitted
+    /// unless it is.
+    pub fn key_is_right(&self) -> bool {
+        matches!(self.step, Step::Read { .. })
+    }
+
     /// Runs the D1 statement and decides: the grant of a right key from a client that is not locked, else the
     /// error to answer (401 for a wrong key within the budget, 429 beyond it or for a locked client).
     pub async fn settle<'a>(self, app: &'a App, env: &Env) -> Result<&'a Grant, ApiError> {
@@ -173,17 +179,9 @@ pub fn learn_count(client: Client, counted: Failures, now_s: u64) -> Counted {
     CACHE.with(|c| c.borrow_mut().after_count(client, counted, now_s))
 }
 
-fn read_auth_key(env: &Env) -> String {
-    env.secret("AUTH_KEY")
-        .ok()
-        .map(|s| s.to_string())
-        .or_else(|| env.var("AUTH_KEY").ok().map(|v| v.to_string()))
-        .unwrap_or_default()
-}
-
 /// The stored tag of `client`. The tag key is derived once per isolate (`AUTH_KEY` cannot change under it).
 pub fn tag_of(env: &Env, client: Client) -> String {
-    let key = TAG_KEY.with(|slot| slot.borrow_mut().get_or_insert_with(|| Rc::new(TagKey::derive(&read_auth_key(env)))).clone());
+    let key = TAG_KEY.with(|slot| slot.borrow_mut().get_or_insert_with(|| Rc::new(TagKey::derive(&app::read(env, "AUTH_KEY").unwrap_or_default()))).clone());
     key.tag(client)
 }
 

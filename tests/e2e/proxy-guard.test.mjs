@@ -6,7 +6,8 @@
 //   stays as it was;
 // - guessing service keys on the proxy routes is limited per client (the /64 of an IPv6 address): the right key from a
 //   locked-out address is refused too;
-// - bounded reads: a 60 MB chunked body is cut off at the 25 MiB limit, workerd's memory stays flat;
+// - bounded reads: a 60 MB chunked body is cut off at the 25 MiB limit, workerd's memory stays flat; a chunked body
+//   that also declares a small content-length too;
 // - no leaks: only allowed upstream response headers reach the client (no organisation or project ids, no cookies);
 //   an upstream error body that echoes the pool key is masked; AI Gateway's cache is scoped to one service key.
 import { after, before, describe, test } from "node:test";
@@ -137,7 +138,7 @@ describe("the proxy's guards", { timeout: 120_000 }, () => {
     await elsewhere.arrayBuffer();
   });
 
-  test("a 60 MB chunked body is cut off at the limit with 413, and workerd's memory stays flat", async (t) => {
+  test("a 60 MB chunked body is cut off at the limit with 413 (even when it declares a small content-length), and workerd's memory stays flat", async (t) => {
     mock.reset();
     mock.on(() => true, gemini.success());
     const before = workerdRss();
@@ -153,6 +154,17 @@ describe("the proxy's guards", { timeout: 120_000 }, () => {
     const grown = workerdRss() - before;
     t.diagnostic(`workerd RSS grew by ${(grown / 1048576).toFixed(1)} MB`);
     assert.ok(grown < 80 * 1024 * 1024, `memory stayed bounded (+${(grown / 1048576).toFixed(1)} MB)`);
+    // workerd reads a chunked body whatever content-length says, so a small declared length must not be taken for
+    // the body's: the read is still cut off at the limit.
+    const declared = await chunkedPost(worker.url, "/api/google-ai-studio/v1beta/models/gemini-2.5-flash:generateContent", 60 * 1024 * 1024, {
+      "content-type": "application/json",
+      "content-length": "100",
+      "transfer-encoding": "chunked",
+      "x-goog-api-key": ADMIN_KEY,
+    });
+    assert.ok(declared.status === 413 || declared.reset, `413 or a reset after the limit (${JSON.stringify({ status: declared.status, sent: declared.sentBytes })})`);
+    assert.ok(declared.sentBytes > 1024 * 1024, `the declared length did not end the read (${declared.sentBytes} bytes sent)`);
+    assert.ok(declared.sentBytes < 40 * 1024 * 1024, `cut off near the 25 MiB limit, not read to the end (${declared.sentBytes} bytes sent)`);
     assert.equal(mock.requests.length, 0, "no key was used");
   });
 

@@ -6,7 +6,7 @@ use super::{http, store};
 use crate::admin::session::{AdminKeys, Session};
 use crate::admin::wire;
 use crate::api_error::ApiError;
-use crate::edge::app::App;
+use crate::edge::app::{self, App};
 use crate::edge::guess_limit;
 use crate::service_keys::Grant;
 use web_sys::Request;
@@ -14,8 +14,7 @@ use worker::{D1Database, Env};
 
 /// The raw `AUTH_KEY` (the admin keys are derived from the whole string). Only called after `app()` accepted it.
 pub fn admin_keys(env: &Env) -> AdminKeys {
-    let raw = env.secret("AUTH_KEY").ok().map(|s| s.to_string()).or_else(|| env.var("AUTH_KEY").ok().map(|v| v.to_string()));
-    AdminKeys::derive(&raw.unwrap_or_default())
+    AdminKeys::derive(&app::read(env, "AUTH_KEY").unwrap_or_default())
 }
 
 /// The signed-in session, if the cookie holds a valid token that was not logged out.

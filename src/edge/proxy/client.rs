@@ -1,8 +1,8 @@
 //! Reading the client's request: URL parts, allow-listed headers, and the body. (The presented service key is
 //! `crate::credentials`' business, checked under the guess limit by `edge::guess_limit`.)
 //!
-//! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`], with a running byte
-//! count whether or not the client declared a length.
+//! The body is read only after the caller is authenticated, and only up to [`MAX_BODY_BYTES`]: whole when its length
+//! is known before it is read (a `content-length` the framing holds it to), otherwise with a running byte count.
 
 use super::relay::{self, ReadProblem};
 use crate::api_error::ApiError;
@@ -65,7 +65,7 @@ pub async fn read_body(request: &Request) -> Result<Option<(Uint8Array, Vec<u8>)
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    match relay::read_bounded(request.body(), MAX_BODY_BYTES, CLIENT_BODY_TIMEOUT_MS).await {
+    match relay::read_request_body(request, MAX_BODY_BYTES, CLIENT_BODY_TIMEOUT_MS).await {
         Ok(bytes) => {
             let copy = bytes.to_vec();
             Ok(Some((bytes, copy)))

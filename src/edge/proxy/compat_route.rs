@@ -209,7 +209,7 @@ async fn fetch_listing(app: &Rc<App>, env: &Env, ctx: &Rc<Context>, provider: &'
     if !verdict::is_success(response.status()) {
         return Vec::new();
     }
-    match relay::read_bounded(response.body(), MAX_MODEL_LIST_BYTES, u64::from(app.config.upstream_timeout_ms)).await {
+    match relay::read_response_body(&response, MAX_MODEL_LIST_BYTES, u64::from(app.config.upstream_timeout_ms)).await {
         Ok(bytes) => compat::parse_model_list(&bytes.to_vec()),
         Err(_) => Vec::new(),
     }

@@ -1,9 +1,9 @@
 //! The per-isolate key cache: one [`KeyPool`] per provider — all its active keys, or a window of at most
 //! `KEY_WINDOW_SIZE` of them (see [`crate::pool`]) — kept fresh by D1's change feed.
 //!
-//! A pool is loaded once, on the first request that needs it, and then updated in place from the feed: every
-//! `KEY_CACHE_TTL_SECONDS` / 2 a request starts a poll in `ctx.wait_until` (never on its own path), which reads only
-//! the rows changed since the last one. So a cooldown learned in another isolate is used here within about that
+//! A pool is loaded once, on the first request that needs it (while that request's guess-limit read is in flight,
+//! see [`preload`]), and then updated in place from the feed: every `KEY_CACHE_TTL_SECONDS` / 2 a request starts a
+//! poll in `ctx.wait_until` (never on its own path), which reads only the rows changed since the last one. So a cooldown learned in another isolate is used here within about that
 //! interval, and an isolate that sees no change reads no key row. `KEY_CACHE_TTL_SECONDS = 0` reloads the pool on
 //! every request instead (tests that write to D1 behind the Worker's back).
 //!
@@ -82,6 +82,15 @@ pub async fn pool(env: &Env, provider: &str, sizes: Sizes, now_ms: u64) -> Resul
     });
     let start = super::isolate::with_rng(pool::random_start);
     load(env, provider, &start, sizes.window, previous, now_ms).await
+}
+
+/// Loads `provider`'s pool ahead of a request that waits on D1 for something else first, so the two round trips
+/// overlap; the request then finds it [`ready`]. Does nothing when the pool is ready or is reloaded on every request
+/// (an interval of 0). A failed load is left to the request's own [`pool`] call, which tries again and reports it.
+pub async fn preload(env: &Env, provider: &str, sizes: Sizes, now_ms: u64) {
+    if sizes.interval_s != 0 && ready(provider, sizes.interval_s, now_ms).is_none() {
+        let _ = pool(env, provider, sizes, now_ms).await;
+    }
 }
 
 /// How the cache is tuned (`KEY_CACHE_TTL_SECONDS`, `KEY_WINDOW_SIZE`).

@@ -26,6 +26,7 @@ use crate::providers::{self, Provider, Unpoolable};
 use crate::request_model::{check_model, is_models_listing, model_of, named_models, ModelRequest};
 use crate::service_keys::Grant;
 use crate::upstream::{self, Base};
+use futures_util::future::join;
 use js_sys::futures::JsFuture;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
@@ -65,8 +66,17 @@ pub fn handle(app: Rc<App>, req: &Request, call: Call<'_>, env: &Env, ctx: Rc<Co
             let (req, env) = (Clone::clone(req), env.clone());
             let Call { slug, rest, query, method } = call;
             let (slug, rest, query) = (slug.to_string(), rest.to_string(), query.to_string());
+            let load_meanwhile = pending.key_is_right();
             Ok(Served::Later(Box::pin(async move {
-                let grant = pending.settle(&app, &env).await?.clone();
+                // A right key from a client this isolate has not vouched for waits on one D1 read: the provider's
+                // pool, when this isolate has none yet, is read from D1 meanwhile instead of after it.
+                let preload = async {
+                    if load_meanwhile {
+                        key_cache::preload(&env, provider.slug, key_cache::Sizes::of(&app.config), now_ms).await;
+                    }
+                };
+                let (settled, ()) = join(pending.settle(&app, &env), preload).await;
+                let grant = settled?.clone();
                 let call = Call { slug: &slug, rest: &rest, query: &query, method };
                 match admitted(app.clone(), &grant, provider, &req, call, &env, ctx, clock::now_ms())? {
                     Served::Now(answer) => match JsFuture::from(js_sys::Promise::resolve(&answer)).await.map(JsCast::dyn_into::<Response>) {

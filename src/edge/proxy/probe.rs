@@ -49,6 +49,6 @@ pub async fn probe(app: &App, probe: &Probe<'_>, key: &str, short_id: &str) -> V
     if verdict::is_success(response.status()) {
         return Verdict::Success;
     }
-    let body = relay::read_bounded(response.body(), MAX_ERROR_BODY_BYTES, timeout_ms).await.map(|b| b.to_vec()).unwrap_or_default();
+    let body = relay::read_response_body(&response, MAX_ERROR_BODY_BYTES, timeout_ms).await.map(|b| b.to_vec()).unwrap_or_default();
     verdict::classify(destination.provider, response.status(), &WebHeaders(&response.headers()), &body, clock::now_s())
 }

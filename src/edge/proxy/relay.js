@@ -19,7 +19,7 @@
  */
 
 /**
- * What `readBounded` resolves to: the bytes, or why there are none.
+ * What `readBody` and `readBounded` resolve to: the bytes, or why there are none.
  * @typedef {{ bytes: Bytes, problem: undefined } | { bytes: undefined, problem: "too_large" | "unreadable" | "late" }} Read
  */
 
@@ -73,6 +73,54 @@ export async function send(url, method, headers, body, timeoutMs) {
 }
 
 /**
+ * The length a message's body will have, when it is known before reading: its `content-length`, provided it has
+ * neither a `transfer-encoding` (workerd reads a chunked body to its end whatever `content-length` says: a raw
+ * request carrying both and 5,000 chunked bytes gave `content-length: 10` and 5,000 bytes) nor a
+ * `content-encoding` (fetch decompresses an answer, so its `content-length` counts the compressed bytes: 230 of them
+ * gave 200,000). Otherwise undefined: the body's length is known only once it is read.
+ * @param {Headers} headers
+ * @returns {number | undefined}
+ */
+function knownLength(headers) {
+  const declared = headers.get("content-length");
+  if (declared === null || headers.has("transfer-encoding") || headers.has("content-encoding")) return undefined;
+  return /^[0-9]{1,15}$/.test(declared) ? Number(declared) : undefined;
+}
+
+/**
+ * A request's or an answer's body, at most maxBytes, given up when it has not arrived within timeoutMs. A body whose
+ * length is known (`knownLength`) and within maxBytes is read whole, with one `arrayBuffer()` raced once against the
+ * time-out: reading it chunk by chunk costs a JS round trip per chunk (a 100 KB body: 0.95 → 0.48 ms of CPU per
+ * request, measured). Any other body goes through `readBounded`, which cancels it at maxBytes. (A whole read that
+ * comes too late is abandoned, not cancelled: the runtime ends it with the request.)
+ * @param {Request | Response} message
+ * @param {number} maxBytes
+ * @param {number} timeoutMs
+ * @returns {Promise<Read>}
+ */
+export async function readBody(message, maxBytes, timeoutMs) {
+  const length = knownLength(message.headers);
+  if (length === undefined || length > maxBytes) return readBounded(message.body, maxBytes, timeoutMs);
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @type {Promise<"late">} */
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, "late");
+  });
+  try {
+    const read = await Promise.race([message.arrayBuffer(), late]);
+    if (read === "late") return { bytes: undefined, problem: "late" };
+    // The framing holds the body to its declared length; checked all the same.
+    if (read.byteLength > maxBytes) return { bytes: undefined, problem: "too_large" };
+    return { bytes: new Uint8Array(read), problem: undefined };
+  } catch {
+    return { bytes: undefined, problem: "unreadable" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * A body read with a running byte count: the stream is cancelled as soon as it passes maxBytes (whatever
  * Content-Length said, or whether it said anything), and given up when it has not ended within timeoutMs.
  * @param {ReadableStream<Bytes> | null} stream
@@ -80,7 +128,7 @@ export async function send(url, method, headers, body, timeoutMs) {
  * @param {number} timeoutMs
  * @returns {Promise<Read>}
  */
-export async function readBounded(stream, maxBytes, timeoutMs) {
+async function readBounded(stream, maxBytes, timeoutMs) {
   if (stream === null) return { bytes: new Uint8Array(0), problem: undefined };
   const reader = stream.getReader();
   /** @type {Bytes[]} */
@@ -254,7 +302,7 @@ export async function relay(job, method, headers, body, request, limits) {
   try {
     if (request !== undefined) {
       if (Number(request.headers.get("content-length")) > limits.bodyBytes) return job.tooLarge();
-      const read = await readBounded(request.body, limits.bodyBytes, limits.bodyTimeoutMs);
+      const read = await readBody(request, limits.bodyBytes, limits.bodyTimeoutMs);
       if (read.bytes === undefined) return read.problem === "too_large" ? job.tooLarge() : job.unreadable();
       body = read.bytes;
       const refused = job.admit(body);
@@ -278,7 +326,7 @@ export async function relay(job, method, headers, body, request, limits) {
       }
       const delivered = job.answered(sent.response);
       if (delivered !== undefined) return delivered;
-      const read = await readBounded(sent.response.body, limits.errorBodyBytes, timeoutMs);
+      const read = await readBody(sent.response, limits.errorBodyBytes, timeoutMs);
       const final = job.rejected(sent.response, read.bytes ?? new Uint8Array(0));
       if (final !== undefined) return final;
       const pauseMs = job.pauseMs();

@@ -1,5 +1,5 @@
 //! Bindings to `relay.js`, the JavaScript half of the proxy: the allow-listed header copy, one upstream request
-//! with its time-out ([`send`]), one bounded body read ([`read_bounded`]), the pass-through response and the
+//! with its time-out ([`send`]), one bounded body read ([`read_request_body`], [`read_response_body`]), the pass-through response and the
 //! converted one ([`convert_through`]), each done in one call into JavaScript. `relay` itself, the attempt loop's awaiting, is bound in [`super::forward`], which
 //! owns the object it drives.
 //!
@@ -11,7 +11,7 @@ use crate::upstream::{ALLOWED_RESPONSE_HEADERS, ALLOWED_RESPONSE_HEADER_PREFIXES
 use js_sys::futures::JsFuture;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
-use web_sys::{Headers, ReadableStream, Response};
+use web_sys::{Headers, Request, Response};
 
 #[wasm_bindgen(module = "/src/edge/proxy/relay.js")]
 extern "C" {
@@ -21,8 +21,11 @@ extern "C" {
     #[wasm_bindgen(js_name = send)]
     fn send_js(url: &str, method: &str, headers: &Headers, body: Option<Uint8Array>, timeout_ms: f64) -> Promise;
 
-    #[wasm_bindgen(js_name = readBounded)]
-    fn read_bounded_js(stream: Option<ReadableStream>, max_bytes: f64, timeout_ms: f64) -> Promise;
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_request_body_js(message: &Request, max_bytes: f64, timeout_ms: f64) -> Promise;
+
+    #[wasm_bindgen(js_name = readBody)]
+    fn read_response_body_js(message: &Response, max_bytes: f64, timeout_ms: f64) -> Promise;
 
     #[wasm_bindgen(js_name = passThrough)]
     fn pass_through(upstream: &Response, allowed: &Array, prefixes: &Array, fixed: &Array, name: &str, value: &str) -> Response;
@@ -37,7 +40,7 @@ extern "C" {
     #[wasm_bindgen(method, getter, js_name = timedOut)]
     fn timed_out(this: &Sent) -> bool;
 
-    /// What `readBounded` resolves to (the `Read` typedef of `relay.js`).
+    /// What `readBody` resolves to (the `Read` typedef of `relay.js`).
     pub type Read;
     #[wasm_bindgen(method, getter)]
     fn bytes(this: &Read) -> Option<Uint8Array>;
@@ -115,9 +118,19 @@ pub enum ReadProblem {
     Late,
 }
 
-/// Reads a body with a running byte count, at most `max_bytes` and within `timeout_ms`.
-pub async fn read_bounded(stream: Option<ReadableStream>, max_bytes: usize, timeout_ms: u64) -> Result<Uint8Array, ReadProblem> {
-    let Ok(read) = JsFuture::from(read_bounded_js(stream, max_bytes as f64, timeout_ms as f64)).await else {
+/// Reads a request's body, at most `max_bytes` and within `timeout_ms` (`readBody` in `relay.js`: whole when its
+/// length is known, else with a running byte count).
+pub async fn read_request_body(request: &Request, max_bytes: usize, timeout_ms: u64) -> Result<Uint8Array, ReadProblem> {
+    read(read_request_body_js(request, max_bytes as f64, timeout_ms as f64)).await
+}
+
+/// Reads an answer's body, at most `max_bytes` and within `timeout_ms` (as [`read_request_body`]).
+pub async fn read_response_body(response: &Response, max_bytes: usize, timeout_ms: u64) -> Result<Uint8Array, ReadProblem> {
+    read(read_response_body_js(response, max_bytes as f64, timeout_ms as f64)).await
+}
+
+async fn read(reading: Promise) -> Result<Uint8Array, ReadProblem> {
+    let Ok(read) = JsFuture::from(reading).await else {
         return Err(ReadProblem::Unreadable);
     };
     let read: Read = read.unchecked_into();

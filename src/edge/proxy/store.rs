@@ -12,8 +12,8 @@ use crate::cooldown::CoolInput;
 use crate::recheck;
 use crate::verdict::SHORT_WINDOW_MAX_S;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
-use worker::{D1Database, Result};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{D1Database, Error, Result};
 
 #[derive(Deserialize)]
 struct KeyRow {
@@ -33,30 +33,46 @@ struct Clock {
     now: f64,
 }
 
+/// One statement reading D1's clock and a window of `provider`'s active keys as one JSON array, `[now, rows]`:
+/// the keys whose id is `from` the pivot in id order, then the smallest ids (`wrap`), at most `?3` in all (`?1`
+/// provider, `?2` pivot). Each run is an index range read lazily, so no more than `?3` rows are read, and SQLite
+/// runs a `UNION ALL` left to right. The rows cross into wasm as a single string for serde_json, where `results()`
+/// would have serde-wasm-bindgen read every field of every row from JS.
+fn window_sql(from: &str, wrap: &str) -> String {
+    let run = |op: &str| {
+        format!("SELECT * FROM (SELECT id, key, model_coolings FROM keys WHERE provider = ?1 AND status = 'active' AND id {op} ?2 ORDER BY id LIMIT ?3)")
+    };
+    format!(
+        "SELECT {DB_NOW} AS now, (SELECT json_group_array(json_object('id', id, 'key', key, 'model_coolings', model_coolings)) FROM
+           ({} UNION ALL {} LIMIT ?3)) AS rows",
+        run(from),
+        run(wrap)
+    )
+}
 
 /// A window of `provider`'s active keys: those whose id follows `start`, wrapping around to the smallest ids, at most
-/// `limit`. Returns the keys, whether they are all of the provider's active keys, and D1's clock before they were
-/// read (the change feed's cursor for them).
+/// `limit`, in that order. Returns the keys, whether they are all of the provider's active keys, and D1's clock when
+/// they were read (the change feed's cursor for them). One round trip.
 pub async fn load_window(db: &D1Database, provider: &str, start: &WindowStart, limit: usize) -> Result<(Vec<PoolKey>, bool, u64)> {
     let (pivot, from, wrap) = match start {
         WindowStart::At(pivot) => (pivot, ">=", "<"),
         WindowStart::After(id) => (id, ">", "<="),
     };
-    let run = |op: &str| format!("SELECT id, key, model_coolings FROM keys WHERE provider = ?1 AND status = 'active' AND id {op} ?2 ORDER BY id LIMIT ?3");
-    let params = |limit: usize| [JsValue::from_str(provider), JsValue::from_str(pivot), num(limit as u64)];
-    let results = db.batch(vec![db.prepare(format!("SELECT {DB_NOW} AS now")), db.prepare(run(from)).bind(&params(limit))?]).await?;
-    let mut results = results.into_iter();
-    let now_s = results.next().and_then(|r| r.results::<Clock>().ok()).and_then(|rows| rows.first().map(|c| c.now as u64)).unwrap_or(0);
-    let mut keys: Vec<PoolKey> = match results.next() {
-        Some(rows) => rows.results::<KeyRow>()?.into_iter().map(KeyRow::into_pool_key).collect(),
-        None => Vec::new(),
+    let params = [JsValue::from_str(provider), JsValue::from_str(pivot), num(limit as u64)];
+    let rows = db.prepare(window_sql(from, wrap)).bind(&params)?.raw_js_value().await?;
+    let row = rows.first().and_then(|row| row.dyn_ref::<js_sys::Array>()).ok_or_else(|| Error::RustError("the key window query returned no row".into()))?;
+    let now_s = row.get(0).as_f64().unwrap_or(0.0) as u64;
+    let json = row.get(1).as_string().ok_or_else(|| Error::RustError("the key window query returned no JSON".into()))?;
+    let mut rows: Vec<KeyRow> = serde_json::from_str(&json).map_err(|error| Error::RustError(format!("the key window's JSON: {error}")))?;
+    // SQLite does not promise that `json_group_array` keeps its subquery's order: the window's order is restored
+    // here (the ids past the pivot, then the wrapped ones; `ORDER BY id` compares bytes, as `str` does).
+    let wrapped = |id: &str| match start {
+        WindowStart::At(pivot) => id < pivot.as_str(),
+        WindowStart::After(pivot) => id <= pivot.as_str(),
     };
-    if keys.len() < limit {
-        let wrapped = db.prepare(run(wrap)).bind(&params(limit - keys.len()))?.all().await?.results::<KeyRow>()?;
-        keys.extend(wrapped.into_iter().map(KeyRow::into_pool_key));
-    }
-    let complete = keys.len() < limit;
-    Ok((keys, complete, now_s))
+    rows.sort_by(|a, b| (wrapped(&a.id), &a.id).cmp(&(wrapped(&b.id), &b.id)));
+    let complete = rows.len() < limit;
+    Ok((rows.into_iter().map(KeyRow::into_pool_key).collect(), complete, now_s))
 }
 
 /// The change feed's poll (see `sql/poll.sql`): one statement, one row; 1 row read when nothing changed.
