@@ -28,11 +28,6 @@ impl KeyRow {
     }
 }
 
-#[derive(Deserialize)]
-struct Clock {
-    now: f64,
-}
-
 /// One statement reading D1's clock and a window of `provider`'s active keys as one JSON array, `[now, rows]`:
 /// the keys whose id is `from` the pivot in id order, then the smallest ids (`wrap`), at most `?3` in all (`?1`
 /// provider, `?2` pivot). Each run is an index range read lazily, so no more than `?3` rows are read, and SQLite
