@@ -488,6 +488,11 @@ describe("answers a request could have caused: no key pays for them", { timeout:
     assert.deepEqual(attemptsOf(res).map((a) => a.verdict), ["suspect_key", "suspect_key"]);
     const generations = mock.requests.filter((r) => r.method === "POST");
     assert.equal(generations.length, 2);
+    // The first suspect is probed after the answer (waitUntil): wait for that probe here, so that it cannot land in
+    // the next test's count of upstream requests.
+    const probes = () => mock.requests.filter((r) => r.method === "GET");
+    for (let i = 0; i < 100 && probes().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(probes().length, 1, "one probe: of the first suspect");
   });
 });
 
