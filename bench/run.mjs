@@ -1344,7 +1344,7 @@ async function main() {
   if (process.env.BENCH_CONVERSION_ONLY) {
     // Only the conversion section (bench/conversion.mjs): it replaces that section of bench/results.md.
     const lines = conversionMarkdown(await measureConversion(conversionDeps));
-    lines.splice(1, 0, "", `Measured ${new Date().toISOString()} by \`${process.env.BENCH_COMMAND ?? "node bench/run.mjs"}\`, Worker from commit ${head}${dirty ? " (with uncommitted changes)" : ""}; load average (1, 5, 15 min) at the start ${loadStart}.`);
+    lines.splice(1, 0, "", `Measured ${new Date().toISOString()} by \`${process.env.BENCH_COMMAND ?? "node bench/run.mjs"}\`, Worker from commit ${head}${dirty ? " (with uncommitted changes)" : ""}; load average (1, 5, 15 min) at the start ${loadStart.split(" ").slice(0, 3).join(", ")}.`);
     writeSection("## Conversion", lines);
     log(lines.join("\n"));
     return;
