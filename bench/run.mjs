@@ -1162,9 +1162,10 @@ function scaleMarkdown(scale) {
   md.push("");
   md.push("D1 rows read by one call of the JSON admin API (docs/admin-api.md; `Authorization: Bearer <service key>`), each on");
   md.push("its own after the usage flush above; in brackets, the key lists' two statements: the tab counts (capped index");
-  md.push("ranges: at most 10,001 rows per tab) + the page of 20 keys with their usage figures. The page's query orders by");
-  md.push("`created_at DESC, id`, so it reads the whole newest paste (keys sharing a `created_at`) of the tab, or, where the");
-  md.push("tab's keys come through another index, every key of the tab. A search reads every key of the provider by design (a");
+  md.push("ranges: at most 10,001 rows per tab) + the page of 20 keys with their usage figures. In the default order a page");
+  md.push("walks an index in that order (`keys_provider_status_created_idx`: `created_at DESC, id`; the cooling tab by");
+  md.push("`keys_provider_status_cooling_id_idx`: the cooldowns that end first), so it reads about the keys before and on it;");
+  md.push("sorted by usage it reads and sorts every key of the tab. A search reads every key of the provider by design (a");
   md.push("fragment can be anywhere in a key or a remark).");
   md.push("");
   const viewLabels = sizes[0]?.steady.views.map((v) => v.label) ?? [];

@@ -48,7 +48,7 @@ impl Tab {
 /// The order of the key list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
-    /// Newest first.
+    /// Newest first; on the cooling tab, the cooldowns that end first.
     Created,
     /// Longest total cooling time first.
     Cooling,

@@ -117,8 +117,10 @@ fn tab_label(tab: Tab, t: &Text) -> &'static str {
     }
 }
 
-fn sort_label(sort: Sort, t: &Text) -> &'static str {
+/// A sort's name on `tab`: the default sort lists the cooling tab by when the cooldowns end.
+fn sort_label(sort: Sort, tab: Tab, t: &Text) -> &'static str {
     match sort {
+        Sort::Created if tab == Tab::Cooling => t.sort_cooldown_end,
         Sort::Created => t.sort_created,
         Sort::Cooling => t.sort_cooling,
         Sort::Usage => t.sort_usage,
@@ -181,7 +183,7 @@ fn toolbar(p: &KeysPage, csrf: &str, t: &Text) -> Markup {
                 input type="search" name="q" value=(q.search) placeholder=(t.search_placeholder) aria-label=(t.search_placeholder);
                 select name="sort" aria-label=(t.sort_label) {
                     @for sort in Sort::ALL {
-                        option value=(sort.code()) selected[sort == q.sort] { (t.sort_label) ": " (sort_label(sort, t)) }
+                        option value=(sort.code()) selected[sort == q.sort] { (t.sort_label) ": " (sort_label(sort, q.tab, t)) }
                     }
                 }
                 button type="submit" { (t.search_button) }
@@ -418,5 +420,16 @@ mod tests {
         let zh = Lang::Zh.text();
         assert_eq!(Notice::Checked { checked: 4, passed: 0 }.text(zh), "已检测 4 个密钥，0 个通过。");
         assert_eq!(zh.for_error("too_many_checks"), Some("每次最多检测 20 个密钥。"));
+    }
+
+    #[test]
+    fn the_default_sort_reads_as_the_order_each_tab_is_listed_in() {
+        let counts = Counts { active: 1, cooling: 1, ..Default::default() };
+        let active = render(&[], &ListQuery::default(), &counts, None);
+        assert!(active.contains("Sort by: Newest") && !active.contains("Cooldown ends first"), "{active}");
+        let cooling = render(&[], &ListQuery { tab: Tab::Cooling, ..Default::default() }, &counts, None);
+        assert!(cooling.contains("Sort by: Cooldown ends first") && !cooling.contains("Sort by: Newest"), "{cooling}");
+        assert_eq!(sort_label(Sort::Created, Tab::Cooling, Lang::Zh.text()), "冷却最先结束");
+        assert_eq!(sort_label(Sort::Usage, Tab::Cooling, Lang::Zh.text()), "使用量");
     }
 }

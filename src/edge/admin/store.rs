@@ -48,19 +48,27 @@ const COOLING: &str = "k.cooling_until > ?1";
 /// Search by key fragment or remark: `?3` is a LIKE pattern with wildcards escaped, or '' for no search.
 const SEARCH: &str = r"(?3 = '' OR k.key LIKE ?3 ESCAPE '\' OR k.remark LIKE ?3 ESCAPE '\')";
 
-fn tab_sql(tab: Tab) -> String {
+/// A tab's filter in the page query. The active tab's cooldown test is `+k.cooling_until` (no index on that term),
+/// so SQLite walks `keys_provider_status_created_idx` in the order of the page instead of reading the whole
+/// `cooling_until` range and sorting it.
+fn tab_sql(tab: Tab) -> &'static str {
     match tab {
-        Tab::Active => format!("k.status = 'active' AND NOT {COOLING}"),
-        Tab::Cooling => format!("k.status = 'active' AND {COOLING}"),
-        Tab::Blocked => "k.status = 'blocked'".to_string(),
+        Tab::Active => "k.status = 'active' AND +k.cooling_until <= ?1",
+        Tab::Cooling => "k.status = 'active' AND k.cooling_until > ?1",
+        Tab::Blocked => "k.status = 'blocked'",
     }
 }
 
-fn sort_sql(sort: Sort) -> &'static str {
-    match sort {
-        Sort::Created => "k.created_at DESC, k.id",
-        Sort::Cooling => "k.total_cooling_seconds DESC, k.created_at DESC, k.id",
-        Sort::Usage => "COALESCE(u.requests, 0) DESC, k.created_at DESC, k.id",
+/// A page's order. The default ("created") order is an index's own order, so a page reads about offset + page
+/// rows: `(provider, status, created_at DESC, id)` for the active and blocked tabs; the cooling tab lists the
+/// cooldowns that end first, `(provider, status, cooling_until, id)`, since a range on `cooling_until` cannot be
+/// walked in `created_at` order. The cooling and usage sorts read and sort the whole tab.
+fn sort_sql(tab: Tab, sort: Sort) -> &'static str {
+    match (tab, sort) {
+        (Tab::Cooling, Sort::Created) => "k.cooling_until, k.id",
+        (_, Sort::Created) => "k.created_at DESC, k.id",
+        (_, Sort::Cooling) => "k.total_cooling_seconds DESC, k.created_at DESC, k.id",
+        (_, Sort::Usage) => "COALESCE(u.requests, 0) DESC, k.created_at DESC, k.id",
     }
 }
 
@@ -190,7 +198,7 @@ pub async fn list_keys(db: &D1Database, provider: &str, query: &ListQuery, now_s
     let sql = format!(
         "SELECT {KEY_COLUMNS} WHERE k.provider = ?2 AND {} AND {SEARCH} ORDER BY {} LIMIT ?4 OFFSET ?5",
         tab_sql(query.tab),
-        sort_sql(query.sort)
+        sort_sql(query.tab, query.sort)
     );
     let rows = db
         .prepare(sql)
@@ -215,7 +223,7 @@ pub async fn ids_of_provider(db: &D1Database, provider: &str, ids: &[String]) ->
         id: String,
     }
     let rows = db
-        .prepare("SELECT id FROM keys WHERE provider = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY id")
+        .prepare("SELECT id FROM keys WHERE +provider = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY id")
         .bind(&[text(provider), json_list(ids)])?
         .all()
         .await?
@@ -256,24 +264,24 @@ pub async fn insert_keys(db: &D1Database, provider: &str, keys: &[String], remar
 /// Returns how many keys went.
 pub async fn delete_keys(db: &D1Database, provider: &str, target: &Target) -> Result<u64> {
     let (filter, ids) = match target {
-        Target::Ids(ids) => ("id IN (SELECT value FROM json_each(?2))", Some(json_list(ids))),
-        Target::AllBlocked => ("status = 'blocked'", None),
-        Target::AllActive => ("status = 'active'", None),
+        Target::Ids(ids) => ("+provider = ?1 AND id IN (SELECT value FROM json_each(?2))", Some(json_list(ids))),
+        Target::AllBlocked => ("provider = ?1 AND status = 'blocked'", None),
+        Target::AllActive => ("provider = ?1 AND status = 'active'", None),
     };
     let removal = match target {
         Target::Ids(_) => format!(
             "INSERT INTO key_removals (provider, key_id, removed_at)
-             SELECT ?1, id, {DB_NOW} FROM keys WHERE provider = ?1 AND {filter}"
+             SELECT ?1, id, {DB_NOW} FROM keys WHERE {filter}"
         ),
         Target::AllBlocked | Target::AllActive => format!("INSERT INTO key_removals (provider, key_id, removed_at) VALUES (?1, NULL, {DB_NOW})"),
     };
     let mut params = vec![text(provider)];
     params.extend(ids);
     let usage = db
-        .prepare(format!("DELETE FROM key_usage WHERE key_id IN (SELECT id FROM keys WHERE provider = ?1 AND {filter})"))
+        .prepare(format!("DELETE FROM key_usage WHERE key_id IN (SELECT id FROM keys WHERE {filter})"))
         .bind(&params)?;
     let removal = db.prepare(removal).bind(&params[..if matches!(target, Target::Ids(_)) { 2 } else { 1 }])?;
-    let keys = db.prepare(format!("DELETE FROM keys WHERE provider = ?1 AND {filter}")).bind(&params)?;
+    let keys = db.prepare(format!("DELETE FROM keys WHERE {filter}")).bind(&params)?;
     // The change feed reads the removals only when a key row changed (src/edge/proxy/sql/poll.sql: one row read per
     // poll when nothing did), so the deletion touches the most recently written surviving row: every isolate sees
     // it at its next poll. When no row is left, the feed's once-a-minute look at the removals finds the deletion.
@@ -309,7 +317,7 @@ pub async fn reset_cooldowns(db: &D1Database, provider: &str, ids: &[String]) ->
         coolings_of!("keys.model_coolings"),
         ") AS c), cooling_until = 0, updated_at = CAST(strftime('%s', 'now') AS INTEGER),
            check_after = CASE WHEN status = 'active' THEN NULL ELSE check_after END
-         WHERE provider = ?1 AND id IN (SELECT value FROM json_each(?2))"
+         WHERE +provider = ?1 AND id IN (SELECT value FROM json_each(?2))"
     );
     changes(db.prepare(sql).bind(&[text(provider), json_list(ids)])?).await
 }
