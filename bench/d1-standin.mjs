@@ -14,8 +14,9 @@ const counts = { reads: 0, writes: 0, batches: 0, rowsRead: 0, rowsWritten: 0, s
 const KEEP_STATEMENTS = 50;
 let nextBatch = 1;
 
+/** "reads" or "writes", by the statement's first keyword (after any leading `--` comment lines). */
 function classify(sql) {
-  const head = sql.trimStart().slice(0, 12).toUpperCase();
+  const head = sql.replace(/^(\s*--[^\n]*\n)*/, "").trimStart().slice(0, 12).toUpperCase();
   return head.startsWith("SELECT") || head.startsWith("WITH") || head.startsWith("PRAGMA") ? "reads" : "writes";
 }
 
