@@ -9,7 +9,7 @@ import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
 import { anthropic, chat, gemini } from "../harness/providers.mjs";
 import { seedKeys } from "./support/pool.mjs";
-import { claude, describeRun, installed } from "./support/clients.mjs";
+import { assertPoolKeysOnly, claude, describeRun, installed } from "./support/clients.mjs";
 
 const SERVICE_KEY = "ob-e2e-claude-code-7a3e91c0d5b2";
 const GEMINI_CHAT = "/google-ai-studio/v1beta/openai/chat/completions";
@@ -31,15 +31,12 @@ describe("Claude Code through the Worker", { skip: !installed("claude") && "Clau
   beforeEach(() => mock.reset());
 
   /** The mock saw only pool keys, each where its provider takes it, and never the service key. */
-  function assertPoolKeysOnly() {
-    assert.ok(mock.requests.length > 0);
-    for (const req of mock.requests) {
-      assert.ok(!(JSON.stringify(req.headers) + req.text()).includes(SERVICE_KEY), `the service key reached ${req.path}`);
-      const key = req.path.startsWith("/anthropic/") ? req.headers["x-api-key"] : req.headers.authorization?.replace(/^Bearer /, "");
-      const pool = req.path.startsWith("/anthropic/") ? pools.anthropic : pools.gemini;
-      assert.ok(pool.some((k) => k.key === key), `a pool key on ${req.path}`);
-    }
-  }
+  const poolKeysOnly = () =>
+    assertPoolKeysOnly(mock, SERVICE_KEY, (req) =>
+      req.path.startsWith("/anthropic/")
+        ? { key: req.headers["x-api-key"], pool: pools.anthropic }
+        : { key: req.headers.authorization?.replace(/^Bearer /, ""), pool: pools.gemini },
+    );
 
   for (const auth of ["api-key", "token"]) {
     test(`an Anthropic pool: ANTHROPIC_BASE_URL=…/api/anthropic, the service key as ${auth === "token" ? "ANTHROPIC_AUTH_TOKEN" : "ANTHROPIC_API_KEY"}`, async () => {
@@ -53,7 +50,7 @@ describe("Claude Code through the Worker", { skip: !installed("claude") && "Clau
       assert.equal(up.json().stream, true);
       assert.match(up.headers["anthropic-beta"], /claude-code/, "Claude Code's betas reach Anthropic");
       assert.equal(up.headers.authorization, undefined);
-      assertPoolKeysOnly();
+      poolKeysOnly();
     });
 
     test(`a Gemini pool: ANTHROPIC_BASE_URL=…/api/compat, its Claude model mapped by MODEL_ALIASES, the key as ${auth === "token" ? "ANTHROPIC_AUTH_TOKEN" : "ANTHROPIC_API_KEY"}`, async () => {
@@ -68,7 +65,7 @@ describe("Claude Code through the Worker", { skip: !installed("claude") && "Clau
       assert.equal(body.model, "gemini-2.5-flash");
       assert.equal(body.stream, true);
       assert.equal(body.messages[0].role, "system");
-      assertPoolKeysOnly();
+      poolKeysOnly();
     });
   }
 
@@ -88,6 +85,6 @@ describe("Claude Code through the Worker", { skip: !installed("claude") && "Clau
     const result = second.messages.find((m) => m.role === "tool");
     assert.equal(result.tool_call_id, "function-call-1");
     assert.match(result.content, /TOOL-OUTPUT-7/);
-    assertPoolKeysOnly();
+    poolKeysOnly();
   });
 });

@@ -8,7 +8,7 @@ import { startWorker } from "../harness/worker.mjs";
 import { startMock } from "../harness/mock-upstream.mjs";
 import { chat, gemini, openai } from "../harness/providers.mjs";
 import { seedKeys } from "./support/pool.mjs";
-import { codex, describeRun, installed } from "./support/clients.mjs";
+import { assertPoolKeysOnly, codex, describeRun, installed } from "./support/clients.mjs";
 
 const SERVICE_KEY = "ob-e2e-codex-c48d17e2a9f6";
 const GEMINI_CHAT = "/google-ai-studio/v1beta/openai/chat/completions";
@@ -29,14 +29,12 @@ describe("Codex through the Worker", { skip: !installed("codex") && "Codex is no
   });
   beforeEach(() => mock.reset());
 
-  function assertPoolKeysOnly() {
-    assert.ok(mock.requests.length > 0);
-    for (const req of mock.requests) {
-      assert.ok(!(JSON.stringify(req.headers) + req.text()).includes(SERVICE_KEY), `the service key reached ${req.path}`);
-      const pool = req.path.startsWith("/openai/") ? pools.openai : pools.gemini;
-      assert.ok(pool.some((k) => req.headers.authorization === `Bearer ${k.key}`), `a pool key on ${req.path}`);
-    }
-  }
+  /** The mock saw only pool keys (as `Authorization: Bearer`), each of its provider's pool, never the service key. */
+  const poolKeysOnly = () =>
+    assertPoolKeysOnly(mock, SERVICE_KEY, (req) => ({
+      key: req.headers.authorization?.startsWith("Bearer ") ? req.headers.authorization.slice("Bearer ".length) : undefined,
+      pool: req.path.startsWith("/openai/") ? pools.openai : pools.gemini,
+    }));
 
   test("a Gemini pool: base_url = …/api/compat, model google-ai-studio/gemini-2.5-flash, a 429 it never sees", async () => {
     mock.queue(gemini.rateLimited({ retryDelay: "30s" }));
@@ -50,7 +48,7 @@ describe("Codex through the Worker", { skip: !installed("codex") && "Codex is no
     assert.equal(body.stream, true);
     assert.ok(body.tools.every((t) => t.type === "function"), "hosted and custom tools are left out");
     await worker.waitForLog(/left out tools a chat API cannot run/);
-    assertPoolKeysOnly();
+    poolKeysOnly();
   });
 
   test("an exec_command round trip on a Gemini pool: function_call out, function_call_output back", async () => {
@@ -76,7 +74,7 @@ describe("Codex through the Worker", { skip: !installed("codex") && "Codex is no
     const output = second.messages.find((m) => m.role === "tool");
     assert.equal(output.tool_call_id, "function-call-1");
     assert.match(output.content, /TOOL-OUTPUT-7/);
-    assertPoolKeysOnly();
+    poolKeysOnly();
   });
 
   test("an OpenAI pool: base_url = …/api/openai/v1 reaches OpenAI's own /responses", async () => {
@@ -89,6 +87,6 @@ describe("Codex through the Worker", { skip: !installed("codex") && "Codex is no
     assert.equal(body.model, "gpt-5.5");
     assert.equal(body.store, false);
     assert.ok(body.tools.some((t) => t.type === "web_search"), "OpenAI gets Codex's request as it was, hosted tools included");
-    assertPoolKeysOnly();
+    poolKeysOnly();
   });
 });

@@ -4,6 +4,7 @@
 // environment that holds only what the CLI needs (the caller's real keys never leak in), and every switch that
 // stops the CLI's own outside traffic (telemetry, update checks, plugin sync), as measured in
 // /work/notes/clients/REPORT.md: with these, the CLIs contacted nothing but the base URL on 127.0.0.1.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -138,3 +139,20 @@ export function gemini({ baseUrl, key, prompt, model, args = [], timeoutMs = 90_
 
 /** A one-line account of a run, for assertion messages. */
 export const describeRun = (r) => `exit ${r.code} after ${r.ms} ms\n--- stdout ---\n${r.stdout.slice(-2000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`;
+
+/**
+ * Asserts that a CLI run reached the mock, that the service key appears in none of the requests the mock saw, and
+ * that each carried a key of its pool: `keyAndPool(req)` says which key the request carries and which pool (seeded
+ * keys) it must come from.
+ * @param {{ requests: any[] }} mock
+ * @param {string} serviceKey
+ * @param {(req: any) => { key: string | undefined, pool: { key: string }[] }} keyAndPool
+ */
+export function assertPoolKeysOnly(mock, serviceKey, keyAndPool) {
+  assert.ok(mock.requests.length > 0);
+  for (const req of mock.requests) {
+    assert.ok(!(JSON.stringify(req.headers) + req.text()).includes(serviceKey), `the service key reached ${req.path}`);
+    const { key, pool } = keyAndPool(req);
+    assert.ok(pool.some((k) => k.key === key), `a pool key on ${req.path}`);
+  }
+}
